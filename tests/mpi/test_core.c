@@ -1,0 +1,83 @@
+/* Core utilities on 1..3 ranks: block ranges, bulk row fetch, reproducible sums. */
+#include <phasemap/core.h>
+#include "pm_test.h"
+
+int main(int argc, char **argv)
+{
+  int       rank, size;
+  MPI_Comm  comm;
+  pm_gidx_t n = 1001, start, cnt;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  comm = PETSC_COMM_WORLD;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+
+  /* block ranges cover 0..n-1 exactly; owner agrees */
+  {
+    pm_gidx_t next = 0;
+    for (int r = 0; r < 7; r++) {
+      pm_block_range(n, 7, r, &start, &cnt);
+      PM_TEST(start == next, "block %d starts at %" PRId64, r, start);
+      for (pm_gidx_t g = start; g < start + cnt; g++)
+        if (pm_block_owner(n, 7, g) != r) PM_TEST(0, "owner of %" PRId64, g);
+      next = start + cnt;
+    }
+    PM_TEST(next == n, "blocks cover n");
+  }
+  /* fetch rows: table row g = (g, 2g) */
+  {
+    pm_gidx_t *tab, want[50], out[100];
+    pm_block_range(n, size, rank, &start, &cnt);
+    PetscCall(PetscMalloc1(2 * cnt, &tab));
+    for (pm_gidx_t i = 0; i < cnt; i++) {
+      tab[2 * i]     = start + i;
+      tab[2 * i + 1] = 2 * (start + i);
+    }
+    for (int r = 0; r < 50; r++) want[r] = (r * 97 + rank * 13) % n;
+    PetscCall(pm_fetch_rows(comm, n, start, cnt, tab, sizeof(pm_gidx_t), 2, 50, want, out));
+    for (int r = 0; r < 50; r++) PM_TEST(out[2 * r] == want[r] && out[2 * r + 1] == 2 * want[r], "fetched row %" PRId64, want[r]);
+    PetscCall(PetscFree(tab));
+  }
+  /* reproducible sum: same bits for any rank count, and close to the exact value */
+  {
+    double *v, s[2], expect = 0.0;
+    pm_block_range(n, size, rank, &start, &cnt);
+    PetscCall(PetscMalloc1(2 * cnt + 1, &v));
+    for (pm_gidx_t i = 0; i < cnt; i++) {
+      pm_gidx_t g = start + i;
+      v[i]        = (g % 2 ? -1.0 : 1.0) * pow(10.0, (double)(g % 17) - 8.0) / 3.0;
+      v[cnt + i]  = 0.1 * (double)g;
+    }
+    PetscCall(pm_sum_repro(comm, cnt, 2, v, s));
+    for (pm_gidx_t g = 0; g < n; g++) expect += 0.1 * (double)g;
+    PM_TEST(fabs(s[1] - expect) <= 1e-12 * fabs(expect), "sum %.17g vs %.17g", s[1], expect);
+    /* compare with the value computed serially on rank 0 with one rank's worth of data */
+    {
+      double *all, sref[2];
+      PetscCall(PetscMalloc1(2 * n, &all));
+      for (pm_gidx_t g = 0; g < n; g++) {
+        all[g]     = (g % 2 ? -1.0 : 1.0) * pow(10.0, (double)(g % 17) - 8.0) / 3.0;
+        all[n + g] = 0.1 * (double)g;
+      }
+      PetscCall(pm_sum_repro(PETSC_COMM_SELF, n, 2, all, sref));
+      PM_TEST(s[0] == sref[0] && s[1] == sref[1], "sum bits differ from the serial sum: %.17g %.17g", s[0], sref[0]);
+      PetscCall(PetscFree(all));
+    }
+    PetscCall(PetscFree(v));
+  }
+  /* pm_agree: a failure on the last rank reaches every rank with its message */
+  {
+    PetscErrorCode e;
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    e = pm_agree(comm, rank == size - 1 ? PETSC_FALSE : PETSC_TRUE, "bad row 7");
+    PetscCall(PetscPopErrorHandler());
+    PM_TEST(e == PETSC_ERR_USER_INPUT, "pm_agree returned %d", (int)e);
+  }
+  {
+    int r = pm_test_finish_mpi(comm);
+    PetscCall(PetscFinalize());
+    return r;
+  }
+}

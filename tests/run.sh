@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test listed in tests/list.d/*.list: lines "<name> <ranks> <command...>", ranks = 1,2,3
+# (run under mpirun with that many ranks) or - (the command launches mpirun itself, e.g. e2e scripts).
+# Environment: BIN (phasemap binary dir), TB (test binaries). A hang is a failure (timeout).
+# Filter: TESTS=regex runs only matching names. Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+export BIN="${BIN:-bin}" TB="${TB:-build/tests}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader"
+if [ -n "${PM_ASAN:-}" ]; then
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1" LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+fi
+PM_TIMEOUT="${PM_TIMEOUT:-600}"
+mkdir -p tests/out
+pass=0; fail=0; failed=()
+for list in tests/list.d/*.list; do
+  while read -r name ranks cmd; do
+    case "$name" in ''|'#'*) continue ;; esac
+    if [ -n "${TESTS:-}" ] && ! [[ "$name" =~ $TESTS ]]; then continue; fi
+    for n in $(echo "$ranks" | tr , ' '); do
+      log="tests/out/$name.np$n.log"
+      if [ "$n" = - ]; then run=""; else run="$PM_MPIRUN -n $n"; fi
+      t0=$(date +%s.%N)
+      if NP="$n" timeout "$PM_TIMEOUT" bash -c "$run $cmd" >"$log" 2>&1 </dev/null; then
+        pass=$((pass + 1)); printf "ok     %-40s np=%s %6.1fs\n" "$name" "$n" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')"
+      else
+        fail=$((fail + 1)); failed+=("$name np=$n"); printf "not ok %-40s np=%s (%s)\n" "$name" "$n" "$log"
+        grep -E "not ok|error|Error" "$log" | head -5 | sed 's/^/       /'
+      fi
+    done
+  done < "$list"
+done
+if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
