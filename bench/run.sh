@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# make bench: runs every bench/bench_*.sh (each prints a table and writes bench/results/*.json).
+# BENCH=regex selects scripts; PM_BENCH_SIZES overrides sizes where a script supports it.
+set -u
+cd "$(dirname "$0")/.."
+export BIN="${BIN:-bin}" BB="${BB:-build/bench}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader"
+export PM_GIT="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+export BENCH_TMP="${BENCH_TMP:-${TMPDIR:-/tmp}/phasemap-bench}"
+mkdir -p bench/results "$BENCH_TMP"
+status=0
+for b in bench/bench_*.sh; do
+  if [ -n "${BENCH:-}" ] && ! [[ "$b" =~ $BENCH ]]; then continue; fi
+  echo "== $b"
+  bash "$b" || { echo "bench $b failed"; status=1; }
+done
+exit $status
