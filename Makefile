@@ -49,7 +49,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libphasemap.a
 
 tests: $(TEST_BIN)
 
-check: all
+check:
+	@scripts/install-deps.sh -q
+	@$(MAKE) --no-print-directory all
 	@BIN=$(BINDIR) TB=$(BUILD)/tests tests/run.sh
 
 asan:
@@ -58,9 +60,11 @@ asan:
 	@BIN=build-asan/bin TB=build-asan/tests PM_ASAN=1 tests/run.sh
 
 bench: all $(BENCH_BIN)
+	@scripts/install-deps.sh -q
 	@BIN=$(BINDIR) BB=$(BUILD)/bench bench/run.sh
 
-demo: deps
+demo:
+	@scripts/install-deps.sh -q
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
