@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Output file rules: an existing output is not overwritten without -force; a failed run leaves no
+# output and no .partial; a completed file carries the root attributes and 'complete' = 1;
+# an unknown option names the closest valid one; -help lists the stage options.
+set -uo pipefail
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+IN=tests/data/reference/hypercube5d.npy
+run() { $PM_MPIRUN -n 2 "$BIN/phasemap" "$@" >"$tmp/log" 2>&1; }
+
+run -input $IN -output "$tmp/a.h5" -stages knn,id -knn_k 20 -quiet || { cat "$tmp/log"; fail "plain run failed"; }
+[ -f "$tmp/a.h5" ] && [ ! -e "$tmp/a.h5.partial" ] || fail "output or partial file wrong after success"
+python3 - "$tmp/a.h5" <<'PY' || fail "root attributes"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+for a in ("phasemap_version", "git_hash", "options", "mpi_ranks", "input_path", "input_sha256", "created", "complete"):
+    assert a in f.attrs, a
+assert f.attrs["complete"] == 1 and f.attrs["mpi_ranks"] == 2
+import hashlib
+assert f.attrs["input_sha256"].decode() if isinstance(f.attrs["input_sha256"], bytes) else f.attrs["input_sha256"] == hashlib.sha256(open("tests/data/reference/hypercube5d.npy","rb").read()).hexdigest()
+PY
+run -input $IN -output "$tmp/a.h5" -stages knn,id -knn_k 20 -quiet && fail "overwrote without -force"
+grep -q "exists" "$tmp/log" || fail "no 'exists' message"
+run -input $IN -output "$tmp/a.h5" -stages knn,id -knn_k 20 -quiet -force || fail "-force did not overwrite"
+run -input $IN -output "$tmp/b.h5" -stages knn,id -knn_kk 20 -quiet && fail "misspelled option accepted"
+grep -q "did you mean -knn_k" "$tmp/log" || { cat "$tmp/log"; fail "no suggestion for -knn_kk"; }
+[ "$(grep -c 'phasemap: error' "$tmp/log")" = 1 ] || fail "error printed more than once"
+[ ! -e "$tmp/b.h5" ] && [ ! -e "$tmp/b.h5.partial" ] || fail "failed run left a file"
+run -input $IN -output "$tmp/c.h5" -stages knn,id -knn_k 6000 -quiet && fail "k >= N accepted"
+[ ! -e "$tmp/c.h5" ] && [ ! -e "$tmp/c.h5.partial" ] || fail "failed run left a file (k >= N)"
+run -input $IN -output "$tmp/d.h5" -stages knn,oops -quiet && fail "bad stage accepted"
+grep -q "unknown stage 'oops'" "$tmp/log" || fail "bad stage message"
+$PM_MPIRUN -n 1 "$BIN/phasemap" -help >"$tmp/help" 2>&1 || fail "-help failed"
+for o in -input -output -stages -knn_k -duplicates -density -bmti_alpha -dpa_z -steinhardt_l; do
+  grep -q -- "$o" "$tmp/help" || fail "-help does not list $o"
+done
+echo "output_safety: all checks passed"
