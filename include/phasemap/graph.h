@@ -19,6 +19,9 @@ typedef struct {
   pm_gidx_t *ind;        /* n_local x ncol global indices, ind[i*ncol + 0] = row_start + i */
   double    *dist;       /* n_local x ncol Euclidean distances, dist[i*ncol + 0] = 0 */
   pm_gidx_t  n_duplicates; /* points with an exact duplicate (distance 0 to another point) */
+  int        method;     /* pm_knn_method_t actually used (PM_KNN_BRUTE or PM_KNN_TREE) */
+  pm_gidx_t  n_input;    /* rows of the input before -duplicates drop (= n_global otherwise) */
+  pm_gidx_t *kept_rows;  /* NULL, or with -duplicates drop: n_local original (input) row numbers */
 } pm_graph_t;
 
 typedef enum { PM_KNN_AUTO, PM_KNN_BRUTE, PM_KNN_TREE } pm_knn_method_t;
@@ -40,6 +43,11 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn);
 PetscErrorCode pm_knn_build(pm_knn_t *knn, pm_rows_t **X, pm_graph_t **graph);
 PetscErrorCode pm_knn_destroy(pm_knn_t **knn);
 
+/* Options -knn_method and -duplicates set from code (the command line still wins). Not collective. */
+PetscErrorCode pm_knn_set_method(pm_knn_t *knn, pm_knn_method_t method);
+PetscErrorCode pm_knn_set_duplicates(pm_knn_t *knn, pm_dup_mode_t mode);
+
+/* Free a graph (and its kept_rows). Not collective. Safe on NULL. */
 PetscErrorCode pm_graph_destroy(pm_graph_t **graph);
 /* Write /graph/knn_index and /graph/knn_dist (N x k, self excluded) and attributes. Collective. */
 PetscErrorCode pm_graph_write(const pm_graph_t *graph, pm_output_t *out);

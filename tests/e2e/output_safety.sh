@@ -17,7 +17,9 @@ for a in ("phasemap_version", "git_hash", "options", "mpi_ranks", "input_path", 
     assert a in f.attrs, a
 assert f.attrs["complete"] == 1 and f.attrs["mpi_ranks"] == 2
 import hashlib
-assert f.attrs["input_sha256"].decode() if isinstance(f.attrs["input_sha256"], bytes) else f.attrs["input_sha256"] == hashlib.sha256(open("tests/data/reference/hypercube5d.npy","rb").read()).hexdigest()
+sha = f.attrs["input_sha256"]
+sha = sha.decode() if isinstance(sha, bytes) else sha
+assert sha == hashlib.sha256(open("tests/data/reference/hypercube5d.npy", "rb").read()).hexdigest(), sha
 PY
 run -input $IN -output "$tmp/a.h5" -stages knn,id -knn_k 20 -quiet && fail "overwrote without -force"
 grep -q "exists" "$tmp/log" || fail "no 'exists' message"
