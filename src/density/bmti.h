@@ -19,3 +19,7 @@ PetscErrorCode pm_bmti_compute(pm_bmti_t *b, const pm_rows_t *X, const pm_graph_
 PetscErrorCode pm_bmti_write(const pm_bmti_t *b, pm_output_t *out);
 PetscErrorCode pm_bmti_view(const pm_bmti_t *b);
 PetscErrorCode pm_bmti_destroy(pm_bmti_t **b);
+/* Statistics of the last pm_bmti_compute (for tests and benchmarks): KSP iterations, final
+ * residual norm, mallocs during assembly (MatGetInfo, global sum), number of connected components.
+ * Not collective. */
+PetscErrorCode pm_bmti_get_stats(const pm_bmti_t *b, PetscInt *its, PetscReal *rnorm, PetscLogDouble *mallocs, pm_gidx_t *n_components);
