@@ -19,7 +19,11 @@ PetscErrorCode pm_density_compute(pm_density_t *den, const pm_rows_t *X, const p
 /* Borrowed local arrays (n_local) of a computed estimator: log density (normalised by log N) and
  * its error. Error if the estimator was not computed. Not collective. */
 PetscErrorCode pm_density_get(const pm_density_t *den, pm_den_kind_t kind, const double **log_den, const double **err);
-/* Borrowed local k* (n_local). */
+/* Whether an estimator was computed by the last pm_density_compute (requested or needed by one
+ * that was). Not collective. */
+PetscErrorCode pm_density_computed(const pm_density_t *den, pm_den_kind_t kind, PetscBool *done);
+/* Borrowed local k* (n_local): the k*NN test's k* when any of kstarnn, pak, bmti ran; the constant
+ * -density_knn_k when only knn ran (as the reference does). */
 PetscErrorCode pm_density_get_kstar(const pm_density_t *den, const int64_t **kstar);
 PetscErrorCode pm_density_view(const pm_density_t *den);
 /* /density/<estimator>/{log_density,error}, /density/kstarnn/kstar, /density/bmti/component. */

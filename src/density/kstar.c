@@ -1,0 +1,88 @@
+/* Optimal neighbourhood size k* (ALGORITHMS.md 3.1): for j = 4, 5, ... < k compare the k = j-1
+ * ball volume of point i with that of its j-th neighbour; stop at the first D > Dthr; k* = j - 1.
+ * The neighbours' (j-1)-th distances live on other ranks: they are fetched in bulk, one exchange
+ * per batch of points (element (g, j-1) of the distributed distance table, as a table of 1-wide
+ * rows), never one message per edge. Batches bound the memory to O(batch * k) per rank. */
+#include "density/density_impl.h"
+#include <math.h>
+
+#define KSTAR_BATCH 8192 /* points per bulk exchange */
+
+double pm_den_omega(double d) { return exp(d / 2.0 * log(M_PI) - lgamma((d + 2.0) / 2.0)); }
+
+PetscErrorCode pm_den_chi2_isf1(MPI_Comm comm, double alpha, double *dthr)
+{
+  double lo = 0.0, hi = 40.0, z;
+
+  PetscFunctionBeginUser;
+  PetscCheck(alpha > 1e-300 && alpha < 1.0, comm, PETSC_ERR_USER_INPUT, "-kstar_alpha %g must be in (1e-300, 1); the default is 1e-6", alpha);
+  if (alpha == 1e-6) {
+    *dthr = PM_KSTAR_DTHR_1E6;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  /* P(chi2_1 > x) = erfc(sqrt(x/2)): solve erfc(z) = alpha by bisection (monotone, robust), then
+   * polish with Newton steps that must stay inside the bracket. */
+  for (int it = 0; it < 2000 && hi - lo > 0.0; it++) {
+    double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (erfc(mid) > alpha) lo = mid;
+    else hi = mid;
+  }
+  z = 0.5 * (lo + hi);
+  for (int it = 0; it < 3; it++) {
+    double f = erfc(z) - alpha, fp = -2.0 / sqrt(M_PI) * exp(-z * z), zn;
+    if (fp == 0.0) break;
+    zn = z - f / fp;
+    if (!(zn >= lo && zn <= hi)) break;
+    z = zn;
+  }
+  *dthr = 2.0 * z * z;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Test loop of one point; nb[j - 4] = r_{j-1} of its j-th neighbour. */
+static int64_t kstar_point(const double *dist, const double *nb, int maxk, double d, double omega, double dthr)
+{
+  int j = 4;
+  while (j < maxk) {
+    int    ks = j - 1;
+    double vi = omega * pow(dist[ks], d), vj = omega * pow(nb[j - 4], d);
+    double D  = -2.0 * ks * (log(vi) + log(vj) - 2.0 * log(vi + vj) + log(4.0));
+    if (D > dthr) break;
+    j++;
+  }
+  return j - 1;
+}
+
+PetscErrorCode pm_den_kstar(const pm_graph_t *g, double d, double dthr, int64_t *kstar, pm_gidx_t *ncapped)
+{
+  int        size, maxk = g->k, ncol = g->ncol, w = maxk > 4 ? maxk - 4 : 0;
+  pm_gidx_t *starts, nbatch, nb_loc, capped = 0;
+  pm_gidx_t *want;
+  double    *nbd, omega = pm_den_omega(d);
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(g->comm, &size));
+  PetscCall(pm_layout_starts(g->comm, g->n_local, &starts));
+  for (int r = 0; r <= size; r++) starts[r] *= ncol; /* element table: global element g*ncol + c */
+  nb_loc = (g->n_local + KSTAR_BATCH - 1) / KSTAR_BATCH;
+  PetscCallMPI(MPI_Allreduce(&nb_loc, &nbatch, 1, MPI_INT64_T, MPI_MAX, g->comm));
+  PetscCall(PetscMalloc2((size_t)KSTAR_BATCH * w + 1, &want, (size_t)KSTAR_BATCH * w + 1, &nbd));
+  for (pm_gidx_t b = 0; b < nbatch; b++) {
+    pm_gidx_t i0 = b * KSTAR_BATCH, i1 = i0 + KSTAR_BATCH, nreq;
+    if (i0 > g->n_local) i0 = g->n_local;
+    if (i1 > g->n_local) i1 = g->n_local;
+    nreq = (i1 - i0) * w;
+    for (pm_gidx_t i = i0; i < i1; i++)
+      for (int j = 4; j < maxk; j++) want[(i - i0) * w + (j - 4)] = g->ind[i * ncol + j] * ncol + (j - 1);
+    PetscCall(pm_fetch_rows_layout(g->comm, starts, g->dist, sizeof(double), 1, nreq, want, nbd));
+    for (pm_gidx_t i = i0; i < i1; i++) {
+      kstar[i] = kstar_point(g->dist + i * ncol, nbd + (i - i0) * w, maxk, d, omega, dthr);
+      if (kstar[i] == maxk - 1) capped++;
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(&capped, ncapped, 1, MPI_INT64_T, MPI_SUM, g->comm));
+  PetscCall(PetscFree2(want, nbd));
+  PetscCall(PetscFree(starts));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""id and density stages against the DADApy reference files, through the API driver
+tests/mpi/test_density_ref (no dependence on the kNN stage: the reference kNN table is the input).
+
+For every reference set and 1, 2, 3 ranks: TwoNN id to 1e-9 relative, GRIDE ids and errors to 1e-6,
+kNN and k*NN log density and error to 1e-12, k* identical, PAk to 1e-6 (|a-b| <= tol*max(1,|b|)),
+with -density_id = the reference id_used (17 digits); results bitwise identical on 1, 2 and 3 ranks;
+TwoNN on hypercube5d within 5% of 5. Error paths: -density_knn_k >= -knn_k; all points identical.
+Usage: test_density_ref.py <driver> ; env PM_MPIRUN. Prints 'N passed, N failed'."""
+import os, sys, subprocess, tempfile
+import numpy as np
+import h5py
+
+here = os.path.dirname(os.path.abspath(__file__))
+ref_dir = os.path.join(here, "..", "data", "reference")
+driver = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "build", "tests", "mpi", "test_density_ref")
+mpirun = os.environ.get("PM_MPIRUN", "mpirun --oversubscribe").split()
+sets = sys.argv[2].split(",") if len(sys.argv) > 2 else ["gmm2d", "swissroll10d", "hypercube5d"]
+npass = nfail = 0
+
+
+def check(cond, msg):
+    global npass, nfail
+    if cond:
+        npass += 1
+    else:
+        nfail += 1
+        print("not ok:", msg, flush=True)
+
+
+def close(a, b, tol):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    bad = np.abs(a - b) > tol * np.maximum(1.0, np.abs(b))
+    return (not bad.any()), (float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)))) if a.size else 0.0), int(bad.sum())
+
+
+def run(np_, args, expect_ok=True):
+    cmd = mpirun + ["-n", str(np_), driver] + args
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if expect_ok and p.returncode != 0:
+        print(p.stdout, p.stderr)
+    return p
+
+
+def read_id(path):
+    tw, gr = None, []
+    for line in open(path):
+        f = line.split()
+        if f[0] == "twonn":
+            tw = float.fromhex(f[1])
+        else:
+            gr.append((int(f[1]), int(f[2]), float.fromhex(f[3]), float.fromhex(f[4]), float.fromhex(f[5])))
+    return tw, gr
+
+
+mse_table = []
+with tempfile.TemporaryDirectory() as tmp:
+    for name in sets:
+        ref = h5py.File(os.path.join(ref_dir, name + "_dadapy_ref.h5"), "r")
+        ind = np.ascontiguousarray(ref["knn/indices"][...], dtype=np.int64)
+        dist = np.ascontiguousarray(ref["knn/distances"][...], dtype=np.float64)
+        N, ncol = ind.shape
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        ind.tofile(os.path.join(d, "ind.bin"))
+        dist.tofile(os.path.join(d, "dist.bin"))
+        idu = ref["density/kstarnn"].attrs["id_used"]
+        results = {}
+        for np_ in (1, 2, 3):
+            out = os.path.join(d, "np%d" % np_)
+            os.makedirs(out)
+            p = run(np_, ["-ref_dir", d, "-out", out, "-N", str(N), "-ncol", str(ncol), "-density", "knn,kstarnn,pak",
+                          "-density_id", "%.17g" % idu, "-quiet"])
+            check(p.returncode == 0, "%s np=%d driver exit %d" % (name, np_, p.returncode))
+            if p.returncode:
+                continue
+            r = {"id": read_id(os.path.join(out, "id.txt")), "kstar": np.fromfile(os.path.join(out, "kstar.bin"), np.int64)}
+            for est in ("knn", "kstarnn", "pak"):
+                for q in ("log_density", "error"):
+                    r[est + "_" + q] = np.fromfile(os.path.join(out, "%s_%s.bin" % (est, q)), np.float64)
+            results[np_] = r
+        if 1 not in results:
+            continue
+        r = results[1]
+        tw, gr = r["id"]
+        tref = ref["id/twonn"].attrs["id"]
+        check(abs(tw - tref) <= 1e-9 * abs(tref), "%s TwoNN %.17g vs %.17g" % (name, tw, tref))
+        if name == "hypercube5d":
+            check(abs(tw - 5) <= 0.05 * 5, "hypercube5d TwoNN %.4f not within 5%% of 5" % tw)
+        gids, gerr = ref["id/gride/ids"][...], ref["id/gride/errors"][...]
+        check(len(gr) == len(gids), "%s GRIDE %d scales vs %d" % (name, len(gr), len(gids)))
+        if len(gr) == len(gids):
+            ok, m, _ = close([g[2] for g in gr], gids, 1e-6)
+            check(ok, "%s GRIDE ids max rel diff %.3g" % (name, m))
+            ok, m, _ = close([g[3] for g in gr], gerr, 1e-6)
+            check(ok, "%s GRIDE errors max rel diff %.3g" % (name, m))
+            check([g[0] for g in gr] == list(ref["id/gride/n1"][...]) and [g[1] for g in gr] == list(ref["id/gride/n2"][...]), "%s GRIDE n1/n2" % name)
+            ok, m, _ = close([g[4] for g in gr], ref["id/gride/scales"][...], 1e-9)
+            check(ok, "%s GRIDE scales max rel diff %.3g" % (name, m))
+        check(np.array_equal(r["kstar"], ref["density/kstarnn/kstar"][...]), "%s k* differs at %d points" % (name, int(np.sum(r["kstar"] != ref["density/kstarnn/kstar"][...]))))
+        for est, tol in (("knn", 1e-12), ("kstarnn", 1e-12), ("pak", 1e-6)):
+            ok, m, nb = close(r[est + "_log_density"], ref["density/%s/log_den" % est][...], tol)
+            check(ok, "%s %s log density: %d points off, max %.3g (tol %g)" % (name, est, nb, m, tol))
+            ok, m, nb = close(r[est + "_error"], ref["density/%s/log_den_err" % est][...], tol)
+            check(ok, "%s %s error: %d points off, max %.3g (tol %g)" % (name, est, nb, m, tol))
+        for np_ in (2, 3):
+            if np_ not in results:
+                continue
+            o = results[np_]
+            check(o["id"] == r["id"], "%s id results differ bitwise between 1 and %d ranks" % (name, np_))
+            for key in r:
+                if key != "id":
+                    check(np.array_equal(o[key].view(np.uint8), r[key].view(np.uint8)), "%s %s differs bitwise between 1 and %d ranks" % (name, key, np_))
+        truth = h5py.File(os.path.join(ref_dir, name + "_truth.h5"), "r")
+        tkey = "log_density_manifold" if "log_density_manifold" in truth else "log_density"
+        t = truth[tkey][...]
+        for est in ("knn", "kstarnn", "pak"):
+            a, b = r[est + "_log_density"], ref["density/%s/log_den" % est][...]
+            mse = float(np.mean((a - np.mean(a - t) - t) ** 2))
+            mse_ref = float(np.mean((b - np.mean(b - t) - t) ** 2))
+            mse_table.append((name, est, mse, mse_ref))
+            check(abs(mse - mse_ref) <= 1e-6 * mse_ref, "%s %s MSE vs truth %.6g, DADApy %.6g" % (name, est, mse, mse_ref))
+        print("%s: TwoNN %.10f (ref %.10f), GRIDE %s, k* capped %d/%d" % (name, tw, tref, " ".join("%.4f" % g[2] for g in gr), int(np.sum(r["kstar"] == ncol - 2)), N), flush=True)
+
+    # error paths (gmm2d table)
+    d = os.path.join(tmp, sets[0])
+    N = int(np.fromfile(os.path.join(d, "ind.bin"), np.int64).size // 101)
+    base = ["-ref_dir", d, "-out", tmp, "-N", str(N), "-ncol", "101", "-quiet"]
+    for np_ in (1, 3):
+        p = run(np_, base + ["-knn_k", "20", "-density", "knn", "-density_knn_k", "20"], expect_ok=False)
+        check(p.returncode != 0 and "-density_knn_k 20 must be below" in p.stderr and p.stderr.count("phasemap: error") == 1,
+              "np=%d -density_knn_k >= -knn_k: exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
+        p = run(np_, base + ["-identical", "-density", "kstarnn"], expect_ok=False)
+        check(p.returncode != 0 and "identical points" in p.stderr and p.stderr.count("phasemap: error") == 1,
+              "np=%d identical points: exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
+print("MSE vs ground truth after removing the mean offset (phasemap / DADApy):")
+for name, est, mse, mse_ref in mse_table:
+    print("  %-13s %-8s %.4f / %.4f" % (name, est, mse, mse_ref))
+print("%d passed, %d failed" % (npass, nfail))
+sys.exit(1 if nfail else 0)
