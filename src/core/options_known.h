@@ -19,5 +19,5 @@ static const char *const pm_options_known[] = {
   "-frames", "-species", "-columns", "-strict", "-descriptor", "-steinhardt_l", "-steinhardt_wl",
   "-steinhardt_cutoff", "-steinhardt_nnn", "-steinhardt_average", "-sf_cutoff", "-sf_eta", "-sf_rs", "-sf_zeta",
   "-sf_lambda", "-soap_nmax", "-soap_lmax", "-soap_cutoff", "-soap_sigma", "-standardize", "-pca_components",
-  "-pca_variance",
+  "-pca_variance", "-pca_eigensolver", "-pca_block",
   NULL};
