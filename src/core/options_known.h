@@ -16,7 +16,7 @@ static const char *const pm_options_known[] = {
   /* cluster */
   "-cluster_method", "-cluster_density", "-dpa_z", "-dpa_halo", "-dp_rho_cut", "-dp_delta_cut", "-dp_plot",
   /* trajectories and descriptors */
-  "-frames", "-species", "-columns", "-strict", "-descriptor", "-steinhardt_l", "-steinhardt_wl",
+  "-frames", "-species", "-columns", "-strict", "-descriptor", "-descriptor_chunk", "-steinhardt_l", "-steinhardt_wl",
   "-steinhardt_cutoff", "-steinhardt_nnn", "-steinhardt_average", "-sf_cutoff", "-sf_eta", "-sf_rs", "-sf_zeta",
   "-sf_lambda", "-soap_nmax", "-soap_lmax", "-soap_cutoff", "-soap_sigma", "-standardize", "-pca_components",
   "-pca_variance", "-pca_eigensolver", "-pca_block",
