@@ -134,7 +134,7 @@ static void compare_with_ref(const char *tag, pm_gidx_t n, const int64_t *lab, c
 /* Our result (labels of all points, replicated cluster data) against DADApy's group files. */
 static void compare_with_dadapy(const char *tag, const char *dir, const char *grp, int64_t Kd, pm_gidx_t n, const int64_t *lab, const pm_dpa_result_t *R)
 {
-  char     nm[256];
+  char     nm[512];
   int64_t *dl, *dc, *dbi, *map, K = R->K;
   double  *db, *dbe, a;
   PM_TEST(K == Kd, "%s: %" PRId64 " clusters, DADApy %" PRId64, tag, K, Kd);
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     PetscBool        halo = strstr(grp[q], "halo") ? PETSC_TRUE : PETSC_FALSE;
     int64_t         *lab  = malloc(S.n * sizeof *lab), *labp = malloc(S.n * sizeof *labp);
     pm_dpa_result_t *D, *R = NULL, *Dp;
-    char             tag[128];
+    char             tag[600];
     snprintf(tag, sizeof tag, "%s %s", dir, grp[q]);
     PetscCall(run_dist(comm, &S, NULL, NULL, Z, halo, lab, &D));
     if (rank == 0) {
