@@ -1,0 +1,83 @@
+/* kNN benchmark driver: reads an N x D .npy, builds the graph with the kNN options given
+ * (-knn_method, -knn_k, ...), and measures OpenBLAS dgemm of the kernel's tile shape in the same
+ * run. Rank 0 prints one line "RESULT {json}". Options: -input F, -bench_dgemm 0|1. */
+#include <phasemap/graph.h>
+#include <phasemap/io.h>
+#include "graph/graph_impl.h"
+#include <cblas.h>
+
+/* GFLOP/s of one rank running dgemm on T x T tiles with inner dimension D over a q x b block pair
+ * (the brute kernel's loop without the filter), all ranks at once as in the real run. */
+static PetscErrorCode dgemm_rate(MPI_Comm comm, int D, int T, double *gflops)
+{
+  int     nq = 4096, nb = 8192, reps = 3;
+  double *A, *B, *C, t, best = 1e30;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(nq * D, &A, nb * D, &B, T * T, &C));
+  for (int e = 0; e < nq * D; e++) A[e] = (e % 7) * 0.1;
+  for (int e = 0; e < nb * D; e++) B[e] = (e % 5) * 0.2;
+  for (int r = 0; r < reps; r++) {
+    PetscCallMPI(MPI_Barrier(comm));
+    t = pm_time();
+    for (int j0 = 0; j0 < nb; j0 += T)
+      for (int i0 = 0; i0 < nq; i0 += T) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, -2.0, A + i0 * D, D, B + j0 * D, D, 0.0, C, T);
+    t = pm_time() - t;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+    best = PetscMin(best, t);
+  }
+  *gflops = 2.0 * nq * (double)nb * D / best * 1e-9;
+  PetscCall(PetscFree3(A, B, C));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  MPI_Comm    comm;
+  char        path[PM_PATH_MAX] = "";
+  pm_rows_t  *X;
+  pm_knn_t   *knn;
+  pm_graph_t *g;
+  int         size, D, tile = PM_KNN_TILE_DEFAULT;
+  PetscBool   do_dgemm = PETSC_TRUE;
+  double      t, tread, rate = 0.0, rss, rssmax;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  comm = PETSC_COMM_WORLD;
+  openblas_set_num_threads(1);
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-input", path, sizeof path, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-bench_dgemm", &do_dgemm, NULL));
+  {
+    PetscInt ti = tile;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-knn_tile", &ti, NULL));
+    tile = (int)ti;
+  }
+  tread = pm_time();
+  PetscCall(pm_matrix_read(comm, path, PM_FMT_NPY, NULL, &X));
+  tread = pm_time() - tread;
+  D     = X->dim;
+  PetscCall(pm_knn_create(comm, &knn));
+  PetscCall(pm_knn_set_from_options(knn));
+  PetscCallMPI(MPI_Barrier(comm));
+  t = pm_time();
+  PetscCall(pm_knn_build(knn, &X, &g));
+  t = pm_time() - t;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
+  rss = pm_peak_rss_bytes();
+  PetscCallMPI(MPI_Allreduce(&rss, &rssmax, 1, MPI_DOUBLE, MPI_MAX, comm));
+  if (do_dgemm) PetscCall(dgemm_rate(comm, D, tile, &rate));
+  {
+    double n = (double)X->n_global, kflops = 2.0 * n * n * D / size / t * 1e-9; /* per rank */
+    PetscCall(PetscPrintf(comm,
+                          "RESULT {\"n\": %" PRId64 ", \"d\": %d, \"k\": %d, \"ranks\": %d, \"method\": \"%s\", \"seconds\": %.4f, \"read_seconds\": %.3f, "
+                          "\"kernel_gflops_per_rank\": %.3f, \"dgemm_gflops_per_rank\": %.3f, \"peak_rss_mib_per_rank\": %.1f, \"duplicates\": %" PRId64 "}\n",
+                          X->n_global, D, g->k, size, g->method == PM_KNN_TREE ? "tree" : "brute", t, tread, g->method == PM_KNN_BRUTE ? kflops : 0.0, rate, rssmax / 1048576.0, g->n_duplicates));
+  }
+  PetscCall(pm_graph_destroy(&g));
+  PetscCall(pm_knn_destroy(&knn));
+  PetscCall(pm_rows_destroy(&X));
+  PetscCall(PetscFinalize());
+  return 0;
+}

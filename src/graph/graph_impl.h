@@ -1,0 +1,113 @@
+/* Private kNN builder state and kernels (src/graph only). */
+#pragma once
+#include <phasemap/graph.h>
+
+#define PM_KNN_K_DEFAULT    100
+#define PM_KNN_TILE_DEFAULT 256
+#define PM_KNN_LEAF_DEFAULT 24
+#define KNN_TREE_BUF        32 /* candidate buffer of a tree query: small, the bound prunes */
+
+struct pm_knn {
+  MPI_Comm        comm; /* duplicated: ring messages match nobody else's */
+  int             k;
+  PetscBool       k_explicit; /* set by pm_knn_set_k or -knn_k: never clipped */
+  pm_knn_method_t method;
+  pm_dup_mode_t   dup;
+  int             tile; /* rows and columns of one distance tile */
+  int             leaf; /* points per kd-tree leaf */
+  PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe;
+};
+
+/* A block of points in the input coordinates: global index of row r is start + r. */
+typedef struct {
+  pm_gidx_t     start, n;
+  int           dim;
+  const double *x; /* n x dim */
+} knn_block_t;
+
+/* Per-row bounded candidate lists, kept in the graph arrays themselves (no memory beyond the
+ * graph): columns 1..k of row i hold the best fill[i] neighbours seen so far (unordered), and
+ * bound2[i] is the squared distance a new point must not exceed to matter (+inf while the list is
+ * not full; slightly inflated so points tied with the k-th on the rounded distance are kept).
+ * New candidates go to a small buffer first; a flush merges buffer and list with one selection,
+ * so a candidate costs O(1), not the O(log k) of a heap. */
+typedef struct {
+  pm_gidx_t  n, row_start;
+  int        k, ncol;
+  pm_gidx_t *ind;
+  double    *dist;
+  int       *fill;
+  double    *bound2;
+} knn_lists_t;
+
+/* Candidate buffers for `rows` rows (row r of the buffer serves one local row at a time). */
+typedef struct {
+  int        rows, cap;
+  int       *cnt;
+  double    *d2;   /* rows x cap exact squared distances */
+  pm_gidx_t *g;    /* rows x cap global indices */
+  double    *sd;   /* scratch for one merge: k + cap */
+  pm_gidx_t *sg;
+} knn_buf_t;
+
+/* Exact squared distance by a plain loop over the coordinates (the one function that decides
+ * every order: brute force, tree and the reference use it, so they agree bit for bit). */
+static inline double knn_dist2(const double *a, const double *b, int dim)
+{
+  double s = 0.0;
+  for (int d = 0; d < dim; d++) {
+    double t = a[d] - b[d];
+    s += t * t;
+  }
+  return s;
+}
+
+/* knn_select.c */
+PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, int k, pm_gidx_t *ind, double *dist);
+PetscErrorCode knn_lists_free(knn_lists_t *L);
+PetscErrorCode knn_buf_create(int rows, int cap, int k, knn_buf_t *B);
+PetscErrorCode knn_buf_destroy(knn_buf_t *B);
+/* Merge buffer row r into the list of local row i; updates L->bound2[i]. */
+void           knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i);
+/* Offer global point g at exact squared distance d2 to local row i through buffer row r. */
+static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, double d2, pm_gidx_t g)
+{
+  int c;
+  if (d2 > L->bound2[i] || g == L->row_start + i) return;
+  c                        = B->cnt[r]++;
+  B->d2[(size_t)r * B->cap + c] = d2;
+  B->g[(size_t)r * B->cap + c]  = g;
+  if (c + 1 == B->cap) knn_flush(L, B, r, i);
+}
+/* Sort every row by (distance, index) and put the point itself in column 0. */
+void           knn_lists_finish(knn_lists_t *L);
+
+/* knn_tile.c: brute force of the local rows q against block b. The dgemm tiles use coordinates
+ * centred on mu (qc = q - mu, qn = |qc|^2, same for b inside work); candidates are then measured
+ * exactly on the input coordinates. */
+PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qc, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work);
+/* Work doubles knn_brute_block needs for a block of up to nmax rows. */
+size_t         knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax);
+
+/* knn_tree.c: kd-tree over one block, queried by every local row with its current bound. */
+typedef struct knn_tree knn_tree_t;
+PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **t);
+PetscErrorCode knn_tree_destroy(knn_tree_t **t);
+/* Query local rows order[0..nq) of q (order NULL: rows 0..nq-1); returns distances computed. */
+int64_t        knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B);
+/* The tree's point order (local row numbers of b): queries in this order share cache. Borrowed. */
+const pm_gidx_t *knn_tree_order(const knn_tree_t *t);
+
+/* knn_ring.c: run the ring over all ranks' blocks with the given method. */
+PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *L);
+
+/* knn_probe.c: the -knn_method auto rule. Collective. */
+PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method);
+
+/* knn_dup.c: duplicates count, error message, or removal (new X in block layout). Collective. */
+PetscErrorCode knn_duplicates_count(pm_knn_t *knn, const pm_graph_t *g, pm_gidx_t *count);
+PetscErrorCode knn_duplicates_drop(pm_knn_t *knn, const pm_graph_t *g, pm_rows_t **X, pm_gidx_t **kept);
+
+/* knn_ref.c: serial O(N^2) oracle on rows held entirely by this process (tests). Not collective.
+ * x is n x dim; ind/dist are n x (k+1), same conventions as pm_graph_t. */
+PetscErrorCode knn_ref_graph(pm_gidx_t n, int dim, const double *x, int k, pm_gidx_t *ind, double *dist);

@@ -1,0 +1,168 @@
+/* kNN builder: options, k rules, method choice, then the ring search and the duplicates policy. */
+#include "graph/graph_impl.h"
+#include <cblas.h>
+
+PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn)
+{
+  pm_knn_t *n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&n));
+  PetscCallMPI(MPI_Comm_dup(comm, &n->comm));
+  n->k      = PM_KNN_K_DEFAULT;
+  n->method = PM_KNN_AUTO;
+  n->dup    = PM_DUP_ERROR;
+  n->tile   = PM_KNN_TILE_DEFAULT;
+  n->leaf   = PM_KNN_LEAF_DEFAULT;
+  PetscCall(PetscLogEventRegister("PmKnnBuild", PETSC_OBJECT_CLASSID, &n->ev_build));
+  PetscCall(PetscLogEventRegister("PmKnnRing", PETSC_OBJECT_CLASSID, &n->ev_ring));
+  PetscCall(PetscLogEventRegister("PmKnnTile", PETSC_OBJECT_CLASSID, &n->ev_tile));
+  PetscCall(PetscLogEventRegister("PmKnnTree", PETSC_OBJECT_CLASSID, &n->ev_tree));
+  PetscCall(PetscLogEventRegister("PmKnnProbe", PETSC_OBJECT_CLASSID, &n->ev_probe));
+  PetscCall(PetscLogEventRegister("PmKnnFinish", PETSC_OBJECT_CLASSID, &n->ev_final));
+  *knn = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_knn_destroy(pm_knn_t **knn)
+{
+  PetscFunctionBeginUser;
+  if (!*knn) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_free(&(*knn)->comm));
+  PetscCall(PetscFree(*knn));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_knn_set_k(pm_knn_t *knn, int k)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(k >= 2, knn->comm, PETSC_ERR_USER_INPUT, "-knn_k %d: at least 2 neighbours are needed (the intrinsic dimension uses the first two); use -knn_k 2 or more", k);
+  knn->k          = k;
+  knn->k_explicit = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_knn_set_method(pm_knn_t *knn, pm_knn_method_t method)
+{
+  PetscFunctionBeginUser;
+  knn->method = method;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_knn_set_duplicates(pm_knn_t *knn, pm_dup_mode_t mode)
+{
+  PetscFunctionBeginUser;
+  knn->dup = mode;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
+{
+  PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf;
+  PetscBool set;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(knn->comm, NULL, "k-nearest-neighbour graph (stage knn)", NULL);
+  PetscCall(PetscOptionsInt("-knn_k", "neighbours per point (default 100, clipped to N-1 only when not given)", "pm_knn_set_k", k, &k, &set));
+  if (set) PetscCall(pm_knn_set_k(knn, (int)k));
+  PetscCall(PetscOptionsEnum("-knn_method", "exact search: auto (probe decides), brute (dgemm tiles) or tree (kd-tree per block)", "pm_knn_set_method", pm_knn_method_names, (PetscEnum)knn->method, (PetscEnum *)&knn->method, NULL));
+  PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile", "", tile, &tile, &set));
+  PetscCheck(tile >= 8 && tile <= 8192, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 8192]; the default 256 suits most caches", (int)tile);
+  PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, &set));
+  PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
+  PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));
+  PetscOptionsEnd();
+  knn->tile = (int)tile;
+  knn->leaf = (int)leaf;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The k to use for N points: the default is clipped with a warning, an explicit k must be < N. */
+static PetscErrorCode resolve_k(pm_knn_t *knn, pm_gidx_t N, int *k)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(N >= 3, knn->comm, PETSC_ERR_USER_INPUT, "kNN graph: only %" PRId64 " points; at least 3 are needed", N);
+  *k = knn->k;
+  if (knn->k_explicit) {
+    PetscCheck((pm_gidx_t)knn->k < N, knn->comm, PETSC_ERR_USER_INPUT, "-knn_k %d must be below the number of points, %" PRId64 "; lower -knn_k", knn->k, N);
+  } else if ((pm_gidx_t)knn->k > N - 1) {
+    *k = (int)(N - 1);
+    PetscCall(PetscPrintf(knn->comm, "phasemap: warning: only %" PRId64 " points: -knn_k lowered from its default %d to %d\n", N, knn->k, *k));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Exact graph of X (no duplicates policy). */
+static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_graph_t **graph)
+{
+  pm_graph_t     *g;
+  knn_lists_t     h;
+  pm_knn_method_t method;
+  knn_block_t     mine = {X->row_start, X->n_local, X->dim, X->x};
+
+  PetscFunctionBeginUser;
+  PetscCall(knn_choose_method(knn, &mine, X->n_global, k, &method));
+  PetscCall(PetscNew(&g));
+  g->comm      = X->comm;
+  g->n_global  = X->n_global;
+  g->n_input   = X->n_global;
+  g->row_start = X->row_start;
+  g->n_local   = X->n_local;
+  g->k         = k;
+  g->ncol      = k + 1;
+  g->method    = method;
+  PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
+  PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
+  PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
+  PetscCall(knn_ring_search(knn, &mine, method, &h));
+  PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
+  knn_lists_finish(&h);
+  PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
+  PetscCall(knn_lists_free(&h));
+  PetscCall(knn_duplicates_count(knn, g, &g->n_duplicates));
+  *graph = g;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_knn_build(pm_knn_t *knn, pm_rows_t **X, pm_graph_t **graph)
+{
+  pm_graph_t *g = NULL;
+  int         k;
+
+  PetscFunctionBeginUser;
+  *graph = NULL;
+  PetscCheck((*X)->dim >= 1, knn->comm, PETSC_ERR_USER_INPUT, "kNN graph: the input has no columns");
+  openblas_set_num_threads(1); /* one BLAS thread per rank: the ranks already use every core */
+  PetscCall(PetscLogEventBegin(knn->ev_build, 0, 0, 0, 0));
+  PetscCall(resolve_k(knn, (*X)->n_global, &k));
+  PetscCall(build_graph(knn, *X, k, &g));
+  if (g->n_duplicates > 0 && knn->dup == PM_DUP_DROP) {
+    pm_gidx_t *kept = NULL, n_input = g->n_global, ndup = g->n_duplicates;
+    PetscCall(knn_duplicates_drop(knn, g, X, &kept));
+    PetscCall(pm_graph_destroy(&g));
+    PetscCall(PetscPrintf(knn->comm, "phasemap: warning: -duplicates drop: %" PRId64 " repeated rows removed, %" PRId64 " points remain; graph indices refer to the remaining rows (/graph/kept_rows)\n", n_input - (*X)->n_global, (*X)->n_global));
+    PetscCall(resolve_k(knn, (*X)->n_global, &k));
+    PetscCall(build_graph(knn, *X, k, &g));
+    PM_ASSERT(g->n_duplicates == 0);
+    g->kept_rows    = kept;
+    g->n_input      = n_input;
+    g->n_duplicates = ndup;
+  } else if (g->n_duplicates > 0 && knn->dup == PM_DUP_ERROR) {
+    PetscErrorCode ierr = PETSC_SUCCESS;
+    char           msg[PM_REASON_MAX] = "";
+    PetscBool      ok = PETSC_TRUE;
+    for (pm_gidx_t i = 0; i < g->n_local && ok; i++)
+      if (g->dist[i * g->ncol + 1] == 0.0) {
+        ok = PETSC_FALSE;
+        PetscCall(PetscSNPrintf(msg, sizeof msg, "%" PRId64 " points have an exact duplicate (first: rows %" PRId64 " and %" PRId64 " are identical, 0-based); use -duplicates drop to remove the later copies or -duplicates keep to keep them", g->n_duplicates, g->row_start + i, g->ind[i * g->ncol + 1]));
+      }
+    ierr = pm_agree(knn->comm, ok, msg);
+    if (ierr) PetscCall(pm_graph_destroy(&g));
+    PetscCall(ierr);
+  } else if (g->n_duplicates > 0) {
+    PetscCall(PetscPrintf(knn->comm, "phasemap: warning: %" PRId64 " points have an exact duplicate (kept: -duplicates keep)\n", g->n_duplicates));
+  }
+  PetscCall(PetscLogEventEnd(knn->ev_build, 0, 0, 0, 0));
+  *graph = g;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

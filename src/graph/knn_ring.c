@@ -1,0 +1,165 @@
+/* Ring exchange: at step s every rank holds the row block of rank (rank + s) % P, searches it for
+ * its own rows, and meanwhile receives the next block from its right neighbour and passes the
+ * current one to its left neighbour (MPI_Isend/Irecv posted before the compute, tested between
+ * chunks so the transfer progresses during the compute). Memory: two blocks of ceil(N/P) rows. */
+#include "graph/graph_impl.h"
+
+#define RING_CHUNK_ROWS 8192 /* rows of the block (brute) or queries (tree) between MPI_Testall */
+
+typedef struct {
+  pm_knn_t          *knn;
+  pm_knn_method_t    method;
+  const knn_block_t *mine;
+  knn_lists_t       *h;
+  knn_buf_t          buf;
+  double            *mu, *qc, *qn, *work; /* brute */
+  pm_gidx_t         *order;               /* tree: query order (own tree order) */
+  pm_progress_t     *prog;
+  int64_t            done, evals;
+} ring_ctx_t;
+
+static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
+{
+  const knn_block_t *q = c->mine;
+  int                D = q->dim;
+  double            *loc;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(D, &loc));
+  PetscCall(PetscMalloc1(D, &c->mu));
+  for (pm_gidx_t i = 0; i < q->n; i++)
+    for (int d = 0; d < D; d++) loc[d] += q->x[i * D + d];
+  /* The centre only conditions the dgemm pre-selection; results never depend on its bits. */
+  PetscCallMPI(MPI_Allreduce(loc, c->mu, D, MPI_DOUBLE, MPI_SUM, c->knn->comm));
+  {
+    pm_gidx_t n = 0, nl = q->n;
+    PetscCallMPI(MPI_Allreduce(&nl, &n, 1, MPI_INT64_T, MPI_SUM, c->knn->comm));
+    for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
+  }
+  PetscCall(PetscFree(loc));
+  PetscCall(PetscMalloc1(q->n * D + 1, &c->qc));
+  PetscCall(PetscMalloc1(q->n + 1, &c->qn));
+  for (pm_gidx_t i = 0; i < q->n; i++) {
+    double s = 0.0;
+    for (int d = 0; d < D; d++) {
+      double t           = q->x[i * D + d] - c->mu[d];
+      c->qc[i * D + d]   = t;
+      s += t * t;
+    }
+    c->qn[i] = s;
+  }
+  PetscCall(PetscMalloc1(knn_brute_work_size(c->knn, D, RING_CHUNK_ROWS < nmax ? RING_CHUNK_ROWS : nmax), &c->work));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode test_requests(int nreq, MPI_Request *req)
+{
+  int flag;
+
+  PetscFunctionBeginUser;
+  if (nreq) PetscCallMPI(MPI_Testall(nreq, req, &flag, MPI_STATUSES_IGNORE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Search block b for every local row, chunk by chunk, progressing the pending messages. */
+static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq, MPI_Request *req)
+{
+  const knn_block_t *q = c->mine;
+
+  PetscFunctionBeginUser;
+  if (c->method == PM_KNN_BRUTE) {
+    for (pm_gidx_t j0 = 0; j0 < b->n; j0 += RING_CHUNK_ROWS) {
+      knn_block_t sub = {b->start + j0, b->n - j0 < RING_CHUNK_ROWS ? b->n - j0 : RING_CHUNK_ROWS, b->dim, b->x + j0 * b->dim};
+      PetscCall(knn_brute_block(c->knn, q, c->qc, c->qn, &sub, c->mu, c->h, &c->buf, c->work));
+      PetscCall(test_requests(nreq, req));
+      c->done += q->n * sub.n;
+      PetscCall(pm_progress_step(c->prog, c->done));
+    }
+  } else {
+    knn_tree_t *t;
+    PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
+    PetscCall(knn_tree_create(b, c->knn->leaf, &t));
+    if (!c->order) { /* own block first: its tree order is a cache-friendly query order */
+      PetscCall(PetscMalloc1(q->n + 1, &c->order));
+      for (pm_gidx_t i = 0; i < q->n; i++) c->order[i] = knn_tree_order(t)[i];
+    }
+    for (pm_gidx_t r0 = 0; r0 < q->n; r0 += RING_CHUNK_ROWS) {
+      pm_gidx_t nq = q->n - r0 < RING_CHUNK_ROWS ? q->n - r0 : RING_CHUNK_ROWS;
+      c->evals += knn_tree_query(t, q, c->order + r0, nq, c->h, &c->buf);
+      PetscCall(test_requests(nreq, req));
+    }
+    PetscCall(knn_tree_destroy(&t));
+    PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
+    c->done += q->n * b->n;
+    PetscCall(pm_progress_step(c->prog, c->done));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ctx_free(ring_ctx_t *c)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(c->mu));
+  PetscCall(PetscFree(c->qc));
+  PetscCall(PetscFree(c->qn));
+  PetscCall(PetscFree(c->work));
+  PetscCall(PetscFree(c->order));
+  PetscCall(pm_progress_destroy(&c->prog));
+  PetscCall(knn_buf_destroy(&c->buf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *h)
+{
+  int           rank, size, D = mine->dim;
+  pm_gidx_t    *starts, nmax = 0, n_global;
+  double       *buf[2] = {NULL, NULL};
+  const double *cur    = mine->x;
+  ring_ctx_t    c      = {0};
+  MPI_Datatype  rowtype;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
+  PetscCall(pm_layout_starts(knn->comm, mine->n, &starts));
+  for (int r = 0; r < size; r++) nmax = PetscMax(nmax, starts[r + 1] - starts[r]);
+  n_global = starts[size];
+  c.knn    = knn;
+  c.method = method;
+  c.mine   = mine;
+  c.h      = h;
+  if (method == PM_KNN_BRUTE) {
+    PetscCall(brute_setup(&c, nmax));
+    PetscCall(knn_buf_create(knn->tile, PetscMax(h->k, 64), h->k, &c.buf));
+  } else PetscCall(knn_buf_create(1, KNN_TREE_BUF, h->k, &c.buf));
+  PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
+  if (size > 1) {
+    PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
+    PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
+  }
+  PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  PetscCall(PetscLogEventBegin(knn->ev_ring, 0, 0, 0, 0));
+  for (int s = 0; s < size; s++) {
+    int         src = (rank + s) % size, nreq = 0;
+    MPI_Request req[2];
+    knn_block_t b   = {starts[src], starts[src + 1] - starts[src], D, cur};
+    if (s + 1 < size) { /* next block: the one the right neighbour holds now */
+      int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
+      PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
+      PetscCallMPI(MPI_Irecv(buf[s % 2], (int)(starts[nxt + 1] - starts[nxt]), rowtype, right, s, knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, s, knn->comm, &req[nreq++]));
+    }
+    PetscCall(search_block(&c, &b, nreq, req));
+    if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    cur = buf[s % 2];
+  }
+  PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));
+  PetscCall(PetscInfo(NULL, "kNN ring (%s): %" PRId64 " tree distance evaluations on this rank\n", pm_knn_method_names[method], c.evals));
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCall(PetscFree(buf[0]));
+  PetscCall(PetscFree(buf[1]));
+  PetscCall(PetscFree(starts));
+  PetscCall(ctx_free(&c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
