@@ -62,6 +62,12 @@ PetscErrorCode pm_density_set_from_options(pm_density_t *d)
   PetscCheck(d->id_opt == 0.0 || (d->id_opt > 0.0 && isfinite(d->id_opt)), d->comm, PETSC_ERR_USER_INPUT, "-density_id %g must be a positive intrinsic dimension", d->id_opt);
   PetscCheck(d->knn_k >= 1, d->comm, PETSC_ERR_USER_INPUT, "-density_knn_k %d must be at least 1; the default is 10", (int)d->knn_k);
   PetscCheck(d->pak_maxit >= 1, d->comm, PETSC_ERR_USER_INPUT, "-pak_maxit %d must be at least 1; the default is 10000", (int)d->pak_maxit);
+  if (d->want[PM_DEN_KNN]) { /* fail in the first second, not after the kNN graph; rechecked at compute */
+    PetscInt  gk = 100;
+    PetscBool kset;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-knn_k", &gk, &kset));
+    PetscCheck(d->knn_k < gk, d->comm, PETSC_ERR_USER_INPUT, "-density_knn_k %d must be below the number of neighbours of the graph, -knn_k %d%s; lower -density_knn_k or raise -knn_k", (int)d->knn_k, (int)gk, kset ? "" : " (default)");
+  }
   PetscCall(pm_den_chi2_isf1(d->comm, d->kstar_alpha, &d->dthr));
   PetscCall(pm_bmti_set_from_options(d->bmti));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -133,6 +133,38 @@ with tempfile.TemporaryDirectory() as tmp:
         p = run(np_, base + ["-identical", "-density", "kstarnn"], expect_ok=False)
         check(p.returncode != 0 and "identical points" in p.stderr and p.stderr.count("phasemap: error") == 1,
               "np=%d identical points: exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
+# the same through the whole program (kNN stage + HDF5 output), if it is built
+phasemap = os.path.join(os.environ.get("BIN", os.path.join(here, "..", "..", "bin")), "phasemap")
+if os.path.exists(phasemap):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sets:
+            ref = h5py.File(os.path.join(ref_dir, name + "_dadapy_ref.h5"), "r")
+            idu = ref["density/kstarnn"].attrs["id_used"]
+            out = os.path.join(tmp, name + ".h5")
+            cmd = mpirun + ["-n", "3", phasemap, "-input", os.path.join(ref_dir, name + ".npy"), "-output", out, "-stages", "knn,id,density",
+                            "-density", "knn,kstarnn,pak", "-density_id", "%.17g" % idu, "-quiet"]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            check(p.returncode == 0, "phasemap on %s: exit %d %s" % (name, p.returncode, p.stderr[-500:]))
+            if p.returncode:
+                continue
+            o = h5py.File(out, "r")
+            check(abs(o["id/twonn/id"][0] - ref["id/twonn"].attrs["id"]) <= 1e-9 * ref["id/twonn"].attrs["id"], "phasemap %s /id/twonn/id" % name)
+            for a, b, tol in (("id/gride/id", "id/gride/ids", 1e-6), ("id/gride/error", "id/gride/errors", 1e-6), ("id/gride/scale", "id/gride/scales", 1e-9)):
+                ok, m, _ = close(o[a][...], ref[b][...], tol)
+                check(ok, "phasemap %s /%s max rel diff %.3g" % (name, a, m))
+            check(np.array_equal(o["density/kstarnn/kstar"][...], ref["density/kstarnn/kstar"][...]), "phasemap %s /density/kstarnn/kstar" % name)
+            for est, tol in (("knn", 1e-12), ("kstarnn", 1e-12), ("pak", 1e-6)):
+                for a, b in (("log_density", "log_den"), ("error", "log_den_err")):
+                    ok, m, nb = close(o["density/%s/%s" % (est, a)][...], ref["density/%s/%s" % (est, b)][...], tol)
+                    check(ok, "phasemap %s /density/%s/%s: %d off, max %.3g" % (name, est, a, nb, m))
+            o.close()
+        p = subprocess.run(mpirun + ["-n", "2", phasemap, "-input", os.path.join(ref_dir, "gmm2d.npy"), "-output", os.path.join(tmp, "bad.h5"),
+                                     "-stages", "knn,id,density", "-density", "knn", "-knn_k", "10", "-density_knn_k", "10"], capture_output=True, text=True, timeout=300)
+        check(p.returncode != 0 and "-density_knn_k 10 must be below" in p.stderr and not os.path.exists(os.path.join(tmp, "bad.h5")),
+              "phasemap -density_knn_k 10 -knn_k 10: exit %d %r" % (p.returncode, p.stderr[-300:]))
+else:
+    print("note: %s not built, whole-program checks skipped" % phasemap)
+
 print("MSE vs ground truth after removing the mean offset (phasemap / DADApy):")
 for name, est, mse, mse_ref in mse_table:
     print("  %-13s %-8s %.4f / %.4f" % (name, est, mse, mse_ref))
