@@ -130,7 +130,7 @@ static PetscErrorCode decision_graph(const pm_dp_input_t *in, double *delta, pm_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Automatic rule: delta above mean + 4 sd of delta and log density above its mean (sums over all
+/* Automatic rule: delta above mean + 5 sd of delta and log density above its mean (sums over all
  * points with a reproducible reduction, so the cuts do not depend on the rank count). */
 static PetscErrorCode auto_cuts(const pm_dp_input_t *in, const double *delta, double *rho_cut, double *delta_cut)
 {
@@ -146,7 +146,7 @@ static PetscErrorCode auto_cuts(const pm_dp_input_t *in, const double *delta, do
   }
   PetscCall(pm_sum_repro(in->graph->comm, nl, 3, v, s));
   PetscCall(PetscFree(v));
-  *delta_cut = s[0] / N + 4.0 * PetscSqrtReal(PetscMax(0.0, s[1] / N - (s[0] / N) * (s[0] / N)));
+  *delta_cut = s[0] / N + 5.0 * PetscSqrtReal(PetscMax(0.0, s[1] / N - (s[0] / N) * (s[0] / N)));
   *rho_cut   = s[2] / N;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
