@@ -11,7 +11,7 @@ static const char *const pm_options_known[] = {
   "-twonn_fraction", "-gride_range_max",
   /* density */
   "-density", "-density_id", "-density_knn_k", "-kstar_alpha", "-pak_maxit",
-  "-bmti_alpha", "-bmti_errors", "-bmti_errors_probes", "-bmti_errors_max_n", "-bmti_ksp_type", "-bmti_pc_type",
+  "-bmti_alpha", "-bmti_errors", "-bmti_errors_probes", "-bmti_errors_max_n", "-bmti_errors_untruncated", "-bmti_ksp_type", "-bmti_pc_type",
   "-bmti_ksp_rtol", "-bmti_ksp_atol", "-bmti_ksp_max_it", "-bmti_ksp_monitor", "-bmti_ksp_view", "-bmti_seed",
   /* cluster */
   "-cluster_method", "-cluster_density", "-dpa_z", "-dpa_halo", "-dp_rho_cut", "-dp_delta_cut", "-dp_plot",

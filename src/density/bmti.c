@@ -28,7 +28,7 @@ PetscErrorCode pm_bmti_create(MPI_Comm comm, pm_bmti_t **b)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Defaults first (CG + GAMG, chosen by measurement, docs/bmti.md), then the user's -bmti_ksp_* /
+/* Defaults first (CG + hypre BoomerAMG, chosen by measurement, docs/bmti.md), then the user's -bmti_ksp_* /
  * -bmti_pc_* options. */
 PetscErrorCode pm_bmti_set_from_options(pm_bmti_t *b)
 {
@@ -40,12 +40,13 @@ PetscErrorCode pm_bmti_set_from_options(pm_bmti_t *b)
   PetscCall(PetscOptionsEnum("-bmti_errors", "error estimate: kstarnn, exact (dense, small N) or probe", "", pm_bmti_err_names, (PetscEnum)b->errors, (PetscEnum *)&b->errors, NULL));
   PetscCall(PetscOptionsBoundedInt("-bmti_errors_probes", "random probing vectors for -bmti_errors probe", "", b->probes, &b->probes, NULL, 1));
   PetscCall(PetscOptionsBoundedInt("-bmti_errors_max_n", "largest N accepted by -bmti_errors exact", "", b->errors_max_n, &b->errors_max_n, NULL, 1));
+  PetscCall(PetscOptionsBool("-bmti_errors_untruncated", "exact errors from the Moore-Penrose pseudo-inverse (drop only the null space) instead of DADApy's cutoff", "", b->untruncated, &b->untruncated, NULL));
   PetscCall(PetscOptionsBoundedInt("-bmti_seed", "seed of the probing vectors", "", b->seed, &b->seed, NULL, 0));
   PetscOptionsEnd();
   PetscCheck(b->alpha > 0 && b->alpha <= 1, b->comm, PETSC_ERR_USER_INPUT, "-bmti_alpha %g must be in (0, 1]", b->alpha);
   PetscCall(KSPSetType(b->ksp, KSPCG));
   PetscCall(KSPGetPC(b->ksp, &pc));
-  PetscCall(PCSetType(pc, PCGAMG));
+  PetscCall(PCSetType(pc, PCHYPRE));
   PetscCall(KSPSetTolerances(b->ksp, 1e-8, PETSC_DEFAULT, PETSC_DEFAULT, 2000));
   PetscCall(KSPSetOptionsPrefix(b->ksp, "bmti_"));
   PetscCall(KSPSetFromOptions(b->ksp));

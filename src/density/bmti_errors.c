@@ -129,6 +129,10 @@ PetscErrorCode bmti_errors_exact(pm_bmti_t *b, bmti_work_t *w, const double *ref
   PetscCall(eigen(w, &gr, Aloc, lam, Z));
   for (int k = 0; k < gr.n; k++) lmax = PetscMax(lmax, PetscAbsReal(lam[k]));
   cut = (double)gr.n * PETSC_MACHINE_EPSILON * lmax;
+  if (b->untruncated) { /* keep all but the null space: one zero eigenvalue per component (alpha = 1) */
+    pm_gidx_t nz = b->alpha == 1.0 ? w->n_comp : 0;
+    cut          = nz > 0 ? PetscAbsReal(lam[nz - 1]) : -1.0; /* pdsyevd sorts ascending; A is PSD */
+  }
   b->n_kept = 0;
   for (int k = 0; k < gr.n; k++) b->n_kept += PetscAbsReal(lam[k]) > cut;
   PetscCall(PetscCalloc2(gr.n, &diag, gr.n, &gdiag));

@@ -9,13 +9,14 @@ typedef enum { PM_BMTI_ERR_KSTARNN, PM_BMTI_ERR_EXACT, PM_BMTI_ERR_PROBE } pm_bm
 extern const char *const pm_bmti_err_names[];
 
 #define PM_BMTI_ERRORS_MAX_N_DEFAULT 10000
-#define PM_BMTI_PROBES_DEFAULT       64
+#define PM_BMTI_PROBES_DEFAULT       48
 
 struct pm_bmti {
   MPI_Comm      comm; /* duplicated */
   double        alpha;
   pm_bmti_err_t errors;
   PetscInt      probes, errors_max_n, seed;
+  PetscBool     untruncated; /* -bmti_errors_untruncated: exact Moore-Penrose (drop only the null space) */
   KSP           ksp;
   PetscLogEvent ev_graph, ev_grads, ev_comp, ev_assemble, ev_solve, ev_errors;
   /* statistics of the last compute */

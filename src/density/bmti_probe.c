@@ -1,8 +1,12 @@
-/* BMTI probing errors (-bmti_errors probe): the diagonal of the untruncated pseudo-inverse of the
- * system matrix estimated from random +-1 probing vectors z (counter-based, keyed by seed, probe
- * and global index, so independent of the partition): diag ~ mean_s z_s * A^+ z_s. Each A^+ z is
- * one solve with the same KSP; with alpha = 1 the vectors are projected off the per-component
- * constants before and after the (pinned) solve, which gives the pseudo-inverse exactly. */
+/* BMTI probing errors (-bmti_errors probe): the diagonal of the untruncated pseudo-inverse P = A^+
+ * of the system matrix, estimated with random +-1 vectors (counter-based, keyed by seed, vector and
+ * global index, so the same vectors on any number of ranks) in the diag++ scheme: a sketch Y = P Z
+ * of r vectors gives an orthonormal basis Q of P's dominant (smooth, low-eigenvalue) part, whose
+ * diagonal diag(Q (P Q)^T) is exact, and s more vectors estimate the rest, diag((I - QQ^T) P), by
+ * Hutchinson's z * ((I - QQ^T) P z). Plain Hutchinson fails here: P's rows are dominated by the
+ * smooth modes, so its error is several times the value. -bmti_errors_probes m: r = 2m/3, s = m - r;
+ * 2r + s solves with the same KSP. With alpha = 1 the vectors are projected off the per-component
+ * constants before and after the (pinned) solve, which applies the pseudo-inverse exactly. */
 #include "density/bmti_impl.h"
 
 static double rademacher(uint64_t seed, uint64_t probe, pm_gidx_t i)
@@ -14,44 +18,127 @@ static double rademacher(uint64_t seed, uint64_t probe, pm_gidx_t i)
   return (z >> 63) ? 1.0 : -1.0;
 }
 
-PetscErrorCode bmti_errors_probe(pm_bmti_t *b, bmti_work_t *w, Mat A, double *err)
+static PetscErrorCode fill_random(pm_bmti_t *b, bmti_work_t *w, PetscInt probe, Vec z)
 {
-  Vec          z, x;
   PetscScalar *zz;
-  double      *acc, *zero, *tmp;
-  PetscBool    pin = (PetscBool)(b->alpha == 1.0);
-  PetscInt     its;
-  KSPConvergedReason reason;
 
   PetscFunctionBeginUser;
+  PetscCall(VecGetArray(z, &zz));
+  for (pm_gidx_t i = 0; i < w->n_local; i++) zz[i] = rademacher((uint64_t)b->seed, (uint64_t)probe, w->row_start + i);
+  PetscCall(VecRestoreArray(z, &zz));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* x = A^+ z (z is not modified). Collective. */
+static PetscErrorCode apply_pinv(pm_bmti_t *b, bmti_work_t *w, Vec z, Vec zt, Vec x, double *zero)
+{
+  PetscScalar       *p;
+  PetscInt           its;
+  KSPConvergedReason reason;
+  PetscBool          pin = (PetscBool)(b->alpha == 1.0);
+
+  PetscFunctionBeginUser;
+  PetscCall(VecCopy(z, zt));
+  if (pin) {
+    PetscCall(VecGetArray(zt, &p));
+    PetscCall(bmti_shift(w, zero, p)); /* remove the per-component mean: zt in the range of A */
+    for (pm_gidx_t i = 0; i < w->n_local; i++)
+      if (w->label[i] == w->row_start + i) p[i] = 0;
+    PetscCall(VecRestoreArray(zt, &p));
+  }
+  PetscCall(KSPSolve(b->ksp, zt, x));
+  PetscCall(KSPGetConvergedReason(b->ksp, &reason));
+  PetscCall(KSPGetIterationNumber(b->ksp, &its));
+  PetscCheck(reason > 0, w->comm, PETSC_ERR_NOT_CONVERGED, "BMTI probe errors: a solve did not converge (%s after %" PetscInt_FMT " iterations); raise -bmti_ksp_max_it or change -bmti_pc_type", KSPConvergedReasons[reason], its);
+  b->probe_its += its;
+  if (pin) {
+    PetscCall(VecGetArray(x, &p));
+    PetscCall(bmti_shift(w, zero, p));
+    PetscCall(VecRestoreArray(x, &p));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Orthonormalise the r vectors of Y in place (classical Gram-Schmidt, twice); vectors that vanish
+ * (rank deficiency) are dropped. Returns the number kept. Collective. */
+static PetscErrorCode orthonormalise(PetscInt r, Vec *Y, PetscInt *kept)
+{
+  PetscScalar *h;
+  PetscInt     k = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(r + 1, &h));
+  for (PetscInt j = 0; j < r; j++) {
+    PetscReal n0, n1;
+    PetscCall(VecNorm(Y[j], NORM_2, &n0));
+    for (int pass = 0; pass < 2 && k > 0; pass++) {
+      PetscCall(VecMDot(Y[j], k, Y, h));
+      for (PetscInt i = 0; i < k; i++) h[i] = -h[i];
+      PetscCall(VecMAXPY(Y[j], k, h, Y));
+    }
+    PetscCall(VecNorm(Y[j], NORM_2, &n1));
+    if (!(n1 > 1e-10 * n0)) continue;
+    PetscCall(VecScale(Y[j], 1.0 / n1));
+    if (j != k) PetscCall(VecSwap(Y[j], Y[k]));
+    k++;
+  }
+  PetscCall(PetscFree(h));
+  *kept = k;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode bmti_errors_probe(pm_bmti_t *b, bmti_work_t *w, Mat A, double *err)
+{
+  PetscInt           m = b->probes, r = PetscMax(1, (2 * m) / 3), s = PetscMax(1, m - r), q = 0, maxit;
+  Vec               *Q, z, zt, x;
+  PetscScalar       *h;
+  const PetscScalar *qa, *xa, *za;
+  double            *diag, *zero;
+  PetscReal          rtol, atol, dtol;
+
+  PetscFunctionBeginUser;
+  /* an error estimate needs a few digits, not the solution's: solve the probes to 1e-5 at most */
+  PetscCall(KSPGetTolerances(b->ksp, &rtol, &atol, &dtol, &maxit));
+  PetscCall(KSPSetTolerances(b->ksp, PetscMax(rtol, 1e-5), atol, dtol, maxit));
   PetscCall(MatCreateVecs(A, &x, &z));
-  PetscCall(PetscCalloc3(w->n_local + 1, &acc, w->n_local + 1, &zero, w->n_local + 1, &tmp));
+  PetscCall(VecDuplicate(z, &zt));
+  PetscCall(VecDuplicateVecs(z, r, &Q));
+  PetscCall(PetscCalloc2(w->n_local + 1, &diag, w->n_local + 1, &zero));
+  PetscCall(PetscMalloc1(r + 1, &h));
   PetscCall(KSPSetInitialGuessNonzero(b->ksp, PETSC_FALSE));
   b->probe_its = 0;
-  for (PetscInt s = 0; s < b->probes; s++) {
-    PetscCall(VecGetArray(z, &zz));
-    for (pm_gidx_t i = 0; i < w->n_local; i++) tmp[i] = rademacher((uint64_t)b->seed, (uint64_t)s, w->row_start + i);
-    for (pm_gidx_t i = 0; i < w->n_local; i++) zz[i] = tmp[i];
-    if (pin) {
-      PetscCall(bmti_shift(w, zero, zz)); /* remove the per-component mean: z in the range of A */
-      for (pm_gidx_t i = 0; i < w->n_local; i++)
-        if (w->label[i] == w->row_start + i) zz[i] = 0;
-    }
-    PetscCall(VecRestoreArray(z, &zz));
-    PetscCall(KSPSolve(b->ksp, z, x));
-    PetscCall(KSPGetConvergedReason(b->ksp, &reason));
-    PetscCall(KSPGetIterationNumber(b->ksp, &its));
-    PetscCheck(reason > 0, w->comm, PETSC_ERR_NOT_CONVERGED, "BMTI probe errors: solve %" PetscInt_FMT " did not converge (%s after %" PetscInt_FMT " iterations); raise -bmti_ksp_max_it or change -bmti_pc_type", s,
-               KSPConvergedReasons[reason], its);
-    b->probe_its += its;
-    PetscCall(VecGetArray(x, &zz));
-    if (pin) PetscCall(bmti_shift(w, zero, zz));
-    for (pm_gidx_t i = 0; i < w->n_local; i++) acc[i] += tmp[i] * zz[i];
-    PetscCall(VecRestoreArray(x, &zz));
+  for (PetscInt j = 0; j < r; j++) { /* sketch Y = P Z */
+    PetscCall(fill_random(b, w, j, z));
+    PetscCall(apply_pinv(b, w, z, zt, Q[j], zero));
   }
-  for (pm_gidx_t i = 0; i < w->n_local; i++) err[i] = PetscSqrtReal(PetscMax(0.0, acc[i] / (double)b->probes));
+  PetscCall(orthonormalise(r, Q, &q));
+  for (PetscInt j = 0; j < q; j++) { /* exact part: diag(Q (P Q)^T) */
+    PetscCall(apply_pinv(b, w, Q[j], zt, x, zero));
+    PetscCall(VecGetArrayRead(Q[j], &qa));
+    PetscCall(VecGetArrayRead(x, &xa));
+    for (pm_gidx_t i = 0; i < w->n_local; i++) diag[i] += qa[i] * xa[i];
+    PetscCall(VecRestoreArrayRead(x, &xa));
+    PetscCall(VecRestoreArrayRead(Q[j], &qa));
+  }
+  for (PetscInt t = 0; t < s; t++) { /* rest: Hutchinson on (I - QQ^T) P */
+    PetscCall(fill_random(b, w, r + t, z));
+    PetscCall(apply_pinv(b, w, z, zt, x, zero));
+    PetscCall(VecMDot(x, q, Q, h));
+    for (PetscInt j = 0; j < q; j++) h[j] = -h[j];
+    PetscCall(VecMAXPY(x, q, h, Q));
+    PetscCall(VecGetArrayRead(z, &za));
+    PetscCall(VecGetArrayRead(x, &xa));
+    for (pm_gidx_t i = 0; i < w->n_local; i++) diag[i] += za[i] * xa[i] / (double)s;
+    PetscCall(VecRestoreArrayRead(x, &xa));
+    PetscCall(VecRestoreArrayRead(z, &za));
+  }
+  for (pm_gidx_t i = 0; i < w->n_local; i++) err[i] = PetscSqrtReal(PetscMax(0.0, diag[i]));
   PetscCall(KSPSetInitialGuessNonzero(b->ksp, PETSC_TRUE));
-  PetscCall(PetscFree3(acc, zero, tmp));
+  PetscCall(KSPSetTolerances(b->ksp, rtol, atol, dtol, maxit));
+  PetscCall(PetscFree(h));
+  PetscCall(PetscFree2(diag, zero));
+  PetscCall(VecDestroyVecs(r, &Q));
+  PetscCall(VecDestroy(&zt));
   PetscCall(VecDestroy(&x));
   PetscCall(VecDestroy(&z));
   PetscFunctionReturn(PETSC_SUCCESS);
