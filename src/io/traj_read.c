@@ -1,0 +1,172 @@
+/* Reading one frame: each rank of the reading communicator gets the whole atom lines that start in
+ * its share of the frame's bytes (plain files: pread of its own range; .gz: the first rank streams
+ * the frame and sends each rank its share in turn), then parses them. */
+#include "io/traj_impl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+/* First line start at or after pos within the atom lines [a, e). */
+static PetscErrorCode line_start(int fd, const char *path, int64_t pos, int64_t a, int64_t e, int64_t *out)
+{
+  char    buf[4096];
+  ssize_t n;
+
+  PetscFunctionBeginUser;
+  if (pos <= a || pos >= e) {
+    *out = pos <= a ? a : e;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  pos--; /* the byte before pos decides */
+  for (;;) {
+    size_t want = (size_t)PetscMin((int64_t)sizeof buf, e - pos);
+    char  *nl;
+    n = pread(fd, buf, want, (off_t)pos);
+    PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 " (%s); was the file changed while reading?", path, pos, n < 0 ? strerror(errno) : "end of file");
+    if ((nl = memchr(buf, '\n', (size_t)n))) {
+      *out = pos + (nl - buf) + 1;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+    pos += n;
+    if (pos >= e) break;
+  }
+  *out = e;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode read_plain(pm_traj_t *t, MPI_Comm comm, int64_t k, char **text, size_t *len)
+{
+  int       rank, size, fd;
+  int64_t   a = t->rec[k].atoms_offset, e = t->atoms_end[k], s, en;
+  pm_gidx_t lo, cnt;
+  char      why[PM_REASON_MAX] = "";
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  fd = open(t->path, O_RDONLY);
+  if (fd < 0) PetscCall(PetscSNPrintf(why, sizeof why, "%s: cannot open: %s", t->path, strerror(errno)));
+  PetscCall(pm_agree(comm, (PetscBool)(fd >= 0), why));
+  pm_block_range(e - a, size, rank, &lo, &cnt);
+  PetscCall(line_start(fd, t->path, a + lo, a, e, &s));
+  PetscCall(line_start(fd, t->path, a + lo + cnt, a, e, &en));
+  if (en < s) en = s;
+  *len = (size_t)(en - s);
+  PetscCall(PetscMalloc1(*len + 1, text));
+  for (size_t got = 0; got < *len;) {
+    ssize_t n = pread(fd, *text + got, *len - got, (off_t)(s + (int64_t)got));
+    PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 "; was the file changed while reading?", t->path, s + (int64_t)got);
+    got += (size_t)n;
+  }
+  (*text)[*len] = 0;
+  close(fd);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* gz: carry buffer of decompressed bytes starting at file offset cur. */
+typedef struct {
+  char   *b;
+  size_t  cap, n;
+  int64_t cur, e;
+} carry_t;
+
+static int carry_more(gzFile gz, carry_t *c, size_t want)
+{
+  int64_t left = c->e - (c->cur + (int64_t)c->n);
+  if ((int64_t)want > left) want = (size_t)left;
+  if (!want) return 0;
+  if (c->n + want > c->cap) {
+    size_t ncap = 2 * (c->n + want);
+    char  *nb;
+    if (PetscMalloc1(ncap + 1, &nb)) return -1;
+    memcpy(nb, c->b, c->n);
+    PetscFree(c->b);
+    c->b   = nb;
+    c->cap = ncap;
+  }
+  int r = gzread(gz, c->b + c->n, (unsigned)want);
+  if (r <= 0) return -1;
+  c->n += (size_t)r;
+  return r;
+}
+
+/* Bytes of the carry that form the lines starting below hi. Returns -1 on a read error. */
+static int64_t carry_cut(gzFile gz, carry_t *c, int64_t hi)
+{
+  size_t from;
+  if (hi <= c->cur) return 0;
+  while (c->cur + (int64_t)c->n < hi)
+    if (carry_more(gz, c, (size_t)(hi - c->cur - (int64_t)c->n)) < 0) return -1;
+  from = (size_t)(hi - 1 - c->cur);
+  for (;;) {
+    char *nl = memchr(c->b + from, '\n', c->n - from);
+    if (nl) return (nl - c->b) + 1;
+    if (c->cur + (int64_t)c->n >= c->e) return (int64_t)c->n;
+    from = c->n;
+    if (carry_more(gz, c, 1 << 16) < 0) return -1;
+  }
+}
+
+static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, char **text, size_t *len)
+{
+  int       rank, size, ok = 1;
+  int64_t   a = t->rec[k].atoms_offset, e = t->atoms_end[k], n;
+  pm_gidx_t lo, cnt;
+  char      why[PM_REASON_MAX] = "";
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  *text = NULL;
+  *len  = 0;
+  if (rank == 0) {
+    carry_t c = {NULL, 0, 0, a, e};
+    if (!t->gz) {
+      t->gz = gzopen(t->path, "rb");
+      if (t->gz) gzbuffer(t->gz, 1 << 18);
+    }
+    if (!t->gz || gzseek(t->gz, (z_off_t)a, SEEK_SET) != (z_off_t)a) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot reopen or seek the compressed file: %s", t->path, strerror(errno));
+    for (int r = 0; r < size; r++) {
+      pm_block_range(e - a, size, r, &lo, &cnt);
+      n = ok ? carry_cut(t->gz, &c, r == size - 1 ? e : a + lo + cnt) : -1;
+      if (n < 0 && ok) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot decompress frame %" PRId64 " (at byte %" PRId64 "); is the .gz file complete?", t->path, k, c.cur);
+      if (r == 0 && n >= 0) {
+        PetscCall(PetscMalloc1(n + 1, text));
+        PetscCall(PetscMemcpy(*text, c.b, n));
+        (*text)[n] = 0;
+        *len       = (size_t)n;
+      } else if (r > 0) {
+        int64_t m = n; /* -1 tells the receiver to give up */
+        PetscCheck(n < INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%s: a rank's share of frame %" PRId64 " exceeds 2 GB; use more ranks", t->path, k);
+        PetscCallMPI(MPI_Send(&m, 1, MPI_INT64_T, r, 0, comm));
+        if (n > 0) PetscCallMPI(MPI_Send(c.b, (int)n, MPI_BYTE, r, 1, comm));
+      }
+      if (n > 0) {
+        memmove(c.b, c.b + n, c.n - (size_t)n);
+        c.n -= (size_t)n;
+        c.cur += n;
+      }
+    }
+    PetscCall(PetscFree(c.b));
+  } else {
+    PetscCallMPI(MPI_Recv(&n, 1, MPI_INT64_T, 0, 0, comm, MPI_STATUS_IGNORE));
+    if (n >= 0) {
+      PetscCall(PetscMalloc1(n + 1, text));
+      if (n > 0) PetscCallMPI(MPI_Recv(*text, (int)n, MPI_BYTE, 0, 1, comm, MPI_STATUS_IGNORE));
+      (*text)[n] = 0;
+      *len       = (size_t)n;
+    }
+  }
+  PetscCall(pm_agree(comm, (PetscBool)ok, why));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_traj_read_block(pm_traj_t *t, MPI_Comm comm, int64_t k, char **text, size_t *len)
+{
+  PetscFunctionBeginUser;
+  if (t->is_gz) PetscCall(read_gz(t, comm, k, text, len));
+  else PetscCall(read_plain(t, comm, k, text, len));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
