@@ -117,6 +117,21 @@ PetscErrorCode pm_sf_feature_names(const pm_sf_t *F, int ns, const char *const *
 
 static inline double fcut(double r, double rc) { return r < rc ? 0.5 * (cos(M_PI * r / rc) + 1.0) : 0.0; }
 
+/* b^z for b >= 0 (0 for b <= 0): repeated squaring for integer z, else pow. */
+static inline double power(double b, double z)
+{
+  double r = 1.0;
+  int    n = (int)z;
+  if (b <= 0.0) return 0.0;
+  if ((double)n != z || n > 64) return pow(b, z);
+  while (n) {
+    if (n & 1) r *= b;
+    b *= b;
+    n >>= 1;
+  }
+  return r;
+}
+
 /* Index of the unordered species pair {a, b} among a <= b pairs. */
 static inline int pair_index(int a, int b, int ns)
 {
@@ -131,7 +146,7 @@ static inline int pair_index(int a, int b, int ns)
 PetscErrorCode pm_sf_compute(const pm_sf_t *F, const pm_nlist_t *nl, double *out, int ldo, int col0)
 {
   int    ns = nl->nspecies, n2 = ns * F->neta * F->nrs, dim, per_pair = F->neta * F->nzeta * F->nlambda;
-  double rc = F->rc, pref[PM_SF_MAXPAR];
+  double rc = F->rc, pref[PM_SF_MAXPAR], ang[PM_SF_MAXPAR * PM_SF_MAXPAR];
 
   PetscFunctionBeginUser;
   PetscCall(pm_sf_get_dim(F, ns, &dim));
@@ -161,13 +176,11 @@ PetscErrorCode pm_sf_compute(const pm_sf_t *F, const pm_nlist_t *nl, double *out
         cosv  = (dj[0] * dk[0] + dj[1] * dk[1] + dj[2] * dk[2]) / (dj[3] * dk[3]);
         r2sum = dj[3] * dj[3] + dk[3] * dk[3] + rjk2;
         gp    = g4 + (size_t)pair_index(sj, nl->species[nl->j[f]], ns) * per_pair;
+        for (int z = 0; z < F->nzeta; z++)
+          for (int l = 0; l < F->nlambda; l++) ang[z * F->nlambda + l] = pref[z] * power(1.0 + F->lambda[l] * cosv, F->zeta[z]);
         for (int a = 0; a < F->neta; a++) {
           double rad = exp(-F->eta[a] * r2sum) * fall;
-          for (int z = 0; z < F->nzeta; z++)
-            for (int l = 0; l < F->nlambda; l++) {
-              double base = 1.0 + F->lambda[l] * cosv;
-              gp[(a * F->nzeta + z) * F->nlambda + l] += pref[z] * (base > 0.0 ? pow(base, F->zeta[z]) : 0.0) * rad;
-            }
+          for (int k = 0; k < F->nzeta * F->nlambda; k++) gp[a * F->nzeta * F->nlambda + k] += ang[k] * rad;
         }
       }
     }

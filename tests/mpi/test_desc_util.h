@@ -92,6 +92,12 @@ static int tdump_read(const char *path, int want, tdump_t *D)
   return 2;
 }
 
+static int tcmp_i64(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
 /* pm_atoms_t holding atoms [start, start+count) of the file order; order = rank of id. */
 static pm_atoms_t *tdump_atoms(const tdump_t *D, int64_t start, int64_t count)
 {
@@ -106,16 +112,24 @@ static pm_atoms_t *tdump_atoms(const tdump_t *D, int64_t start, int64_t count)
   A->order   = (int64_t *)malloc(sizeof(int64_t) * (count + 1));
   A->species = (int *)malloc(sizeof(int) * (count + 1));
   A->pos     = (double *)malloc(sizeof(double) * 3 * (count + 1));
+  int64_t *all = (int64_t *)malloc(sizeof(int64_t) * (D->natoms + 1));
+  for (int64_t j = 0; j < D->natoms; j++) all[j] = (int64_t)D->v[j * D->ncol + ci];
+  qsort(all, (size_t)D->natoms, sizeof *all, tcmp_i64);
   for (int64_t k = 0; k < count; k++) {
-    int64_t i = start + k, rank = 0;
+    int64_t i = start + k, lo = 0, hi = D->natoms - 1;
     A->id[k]  = (int64_t)D->v[i * D->ncol + ci];
-    for (int64_t j = 0; j < D->natoms; j++) rank += (int64_t)D->v[j * D->ncol + ci] < A->id[k];
-    A->order[k]      = rank;
+    while (lo < hi) { /* rank of the id among all ids */
+      int64_t mid = (lo + hi) / 2;
+      if (all[mid] < A->id[k]) lo = mid + 1;
+      else hi = mid;
+    }
+    A->order[k]      = lo;
     A->species[k]    = ct >= 0 ? (int)D->v[i * D->ncol + ct] - 1 : 0;
     A->pos[3 * k]     = D->v[i * D->ncol + cx];
     A->pos[3 * k + 1] = D->v[i * D->ncol + cy];
     A->pos[3 * k + 2] = D->v[i * D->ncol + cz];
   }
+  free(all);
   return A;
 }
 
