@@ -93,25 +93,75 @@ static inline void radial_at(const pm_soap_t *s, double r, double *R)
   for (int k = 0; k < row; k++) R[k] = w0 * T[k] + w1 * T[row + k] + w2 * T[2 * row + k] + w3 * T[3 * row + k];
 }
 
-/* Expansion coefficients c[(a*(lmax+1)^2 + lm)*nmax + n] of one atom. */
-static void expand_atom(const pm_soap_t *s, const pm_nlist_t *nl, int64_t i, double *c, double *Y, double *R)
-{
-  int N = s->nmax, L = s->lmax + 1, LL = L * L;
+/* Work space of one atom's expansion: neighbours inside the cutoff grouped by species (list order
+ * kept within a species), their harmonics transposed (Yt[lm*cap + k]) and radial values. */
+typedef struct {
+  int64_t cap;
+  double *Yt, *Rg, *Y;
+  int64_t seg[PM_SPECIES_MAX + 1];
+} expand_ws_t;
 
-  for (size_t k = 0; k < (size_t)nl->nspecies * LL * N; k++) c[k] = 0.0;
+/* out[n] = sum_k yt[k] rg[k*ldr + n], k in list order, accumulators in registers (8 or 4 n at a time). */
+static inline void contract(int N, int64_t cnt, const double *yt, const double *rg, int ldr, double *out)
+{
+  int n0 = 0;
+  for (; n0 + 8 <= N; n0 += 8) { /* 4 independent SSE accumulators hide the add latency */
+    double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t k = 0; k < cnt; k++) {
+      const double y = yt[k], *r = rg + (size_t)k * ldr + n0;
+      for (int q = 0; q < 8; q++) a[q] += y * r[q];
+    }
+    for (int q = 0; q < 8; q++) out[n0 + q] = a[q];
+  }
+  for (; n0 + 4 <= N; n0 += 4) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (int64_t k = 0; k < cnt; k++) {
+      const double y = yt[k], *r = rg + (size_t)k * ldr + n0;
+      a0 += y * r[0];
+      a1 += y * r[1];
+      a2 += y * r[2];
+      a3 += y * r[3];
+    }
+    out[n0]     = a0;
+    out[n0 + 1] = a1;
+    out[n0 + 2] = a2;
+    out[n0 + 3] = a3;
+  }
+  for (; n0 < N; n0++) {
+    double a = 0.0;
+    for (int64_t k = 0; k < cnt; k++) a += yt[k] * rg[(size_t)k * ldr + n0];
+    out[n0] = a;
+  }
+}
+
+/* Expansion coefficients c[(a*(lmax+1)^2 + lm)*nmax + n] of one atom. */
+static void expand_atom(const pm_soap_t *s, const pm_nlist_t *nl, int64_t i, double *c, expand_ws_t *w)
+{
+  int     N = s->nmax, L = s->lmax + 1, LL = L * L, LN = L * N, nsp = nl->nspecies;
+  int64_t cnt[PM_SPECIES_MAX] = {0}, pos[PM_SPECIES_MAX];
+
+  for (int64_t e = nl->off[i]; e < nl->off[i + 1]; e++)
+    if (nl->d[4 * e + 3] < s->rc) cnt[nl->species[nl->j[e]]]++;
+  w->seg[0] = 0;
+  for (int a = 0; a < nsp; a++) {
+    pos[a]        = w->seg[a];
+    w->seg[a + 1] = w->seg[a] + cnt[a];
+  }
   for (int64_t e = nl->off[i]; e < nl->off[i + 1]; e++) {
     const double *d = nl->d + 4 * e;
-    double        r = d[3], *ca;
+    double        r = d[3];
+    int64_t       k;
     if (r >= s->rc) continue;
-    if (r > 0.0) pm_soap_ylm(s->lmax, s->ycoef, d[0] / r, d[1] / r, d[2] / r, Y);
-    else pm_soap_ylm(s->lmax, s->ycoef, 0.0, 0.0, 1.0, Y); /* only l = 0 survives: I_nl(0) = 0 for l > 0 */
-    radial_at(s, r, R);
-    ca = c + (size_t)nl->species[nl->j[e]] * LL * N;
+    k = pos[nl->species[nl->j[e]]]++;
+    if (r > 0.0) pm_soap_ylm(s->lmax, s->ycoef, d[0] / r, d[1] / r, d[2] / r, w->Y);
+    else pm_soap_ylm(s->lmax, s->ycoef, 0.0, 0.0, 1.0, w->Y); /* only l = 0 survives: I_nl(0) = 0 for l > 0 */
+    for (int lm = 0; lm < LL; lm++) w->Yt[(size_t)lm * w->cap + k] = w->Y[lm];
+    radial_at(s, r, w->Rg + (size_t)k * LN);
+  }
+  for (int a = 0; a < nsp; a++) {
+    int64_t n0 = w->seg[a], na = w->seg[a + 1] - n0;
     for (int l = 0; l < L; l++)
-      for (int lm = l * l; lm < (l + 1) * (l + 1); lm++) {
-        double y = Y[lm], *cc = ca + (size_t)lm * N;
-        for (int n = 0; n < N; n++) cc[n] += y * R[l * N + n];
-      }
+      for (int lm = l * l; lm < (l + 1) * (l + 1); lm++) contract(N, na, w->Yt + (size_t)lm * w->cap + n0, w->Rg + (size_t)n0 * LN + l * N, LN, c + ((size_t)a * LL + lm) * N);
   }
 }
 
@@ -153,8 +203,9 @@ static void power_spectrum(const pm_soap_t *s, int nsp, const double *c, double 
 PetscErrorCode pm_soap_compute(const pm_soap_t *s, const pm_nlist_t *nl, double *out, int ldo, int col0)
 {
   int     N = s->nmax, L = s->lmax + 1, dim, nsp = nl->nspecies;
-  double *c, *Y, *R, *M;
-  int64_t bad = -1;
+  double     *c, *M;
+  int64_t     bad = -1;
+  expand_ws_t w;
 
   PetscFunctionBeginUser;
   PetscCheck(nsp >= 1 && nsp <= PM_SPECIES_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "SOAP: %d species (1..%d supported)", nsp, PM_SPECIES_MAX);
@@ -170,13 +221,17 @@ PetscErrorCode pm_soap_compute(const pm_soap_t *s, const pm_nlist_t *nl, double 
   }
   PetscCheck(bad < 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "SOAP: neighbour %" PRId64 " has species %d outside 0..%d", bad, nl->species[nl->j[bad]], nsp - 1);
   PetscCall(PetscLogEventBegin(s->ev_compute, 0, 0, 0, 0));
-  PetscCall(PetscMalloc4((size_t)nsp * L * L * N, &c, L * L, &Y, L * N, &R, (size_t)L * N * N, &M));
+  w.cap = 1;
+  for (int64_t i = 0; i < nl->n; i++) w.cap = PetscMax(w.cap, nl->off[i + 1] - nl->off[i]);
+  PetscCall(PetscMalloc3((size_t)L * L * w.cap, &w.Yt, (size_t)L * N * w.cap, &w.Rg, L * L, &w.Y));
+  PetscCall(PetscMalloc2((size_t)nsp * L * L * N, &c, (size_t)L * N * N, &M));
   for (int64_t i = 0; i < nl->n; i++) {
-    expand_atom(s, nl, i, c, Y, R);
+    expand_atom(s, nl, i, c, &w);
     power_spectrum(s, nsp, c, M, out + (size_t)i * ldo + col0);
   }
   PetscCall(PetscLogFlops(2.0 * (nl->n > 0 ? (double)nl->off[nl->n] : 0.0) * L * L * N));
-  PetscCall(PetscFree4(c, Y, R, M));
+  PetscCall(PetscFree2(c, M));
+  PetscCall(PetscFree3(w.Yt, w.Rg, w.Y));
   PetscCall(PetscLogEventEnd(s->ev_compute, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
