@@ -216,6 +216,28 @@ int main(int argc, char **argv)
     for (int j = 0; j < DIM; j++) PM_TEST(scale[j] == 1.0, "np %d: scale[%d] = %g without -standardize", s, j, scale[j]);
   }
   (void)m1;
+  { /* tiny inputs (ranks without rows, D = 1 and 3): explained variance of a 2 x 3 matrix is exact */
+    pm_pca_t  *p;
+    pm_rows_t *X;
+    int        m2;
+    const double *e, *ld;
+    for (int D = 1; D <= 3; D += 2) {
+      PetscCall(pm_rows_create(world, 2, D, &X));
+      for (pm_gidx_t i = 0; i < X->n_local; i++)
+        for (int j = 0; j < D; j++) X->x[i * D + j] = (X->row_start + i == 0 ? 1.0 : -1.0) * (j + 1);
+      PetscCall(run_options("-pca_components 1"));
+      PetscCall(pm_pca_create(world, &p));
+      PetscCall(pm_pca_set_from_options(p));
+      PetscCall(pm_pca_apply(p, &X));
+      PetscCall(pm_pca_get_components(p, &m2, &ld, &e, NULL));
+      /* rows +-(1..D): covariance 2 v v^T with v = (1..D), eigenvalue 2 |v|^2, axis v/|v| */
+      PM_TEST(m2 == 1 && pm_test_close(e[0], 2.0 * D * (D + 1) * (2 * D + 1) / 6.0, 1e-13), "tiny D=%d: eigenvalue %g", D, e[0]);
+      PM_TEST(X->dim == 1 && (X->n_local == 0 || fabs(fabs(X->x[0]) - sqrt(D * (D + 1) * (2 * D + 1) / 6.0)) < 1e-13), "tiny D=%d: projection", D);
+      PM_TEST(ld[D - 1] > 0, "tiny D=%d: sign convention", D);
+      PetscCall(pm_pca_destroy(&p));
+      PetscCall(pm_rows_destroy(&X));
+    }
+  }
   { /* option errors: every rank returns an error, no hang */
     pm_pca_t     *p;
     pm_rows_t    *X;
