@@ -73,10 +73,12 @@ PetscErrorCode pm_pca_covariance(const pm_rows_t *Z, double *C)
 {
   int        D = Z->dim;
   pm_gidx_t  kfirst, nblk, nextra;
-  double    *extra, *buf, *M, *vals, *sums, one = 1.0, zero = 0.0;
+  double        *extra, *buf, *M, *vals, *sums, one = 1.0, zero = 0.0;
+  pm_progress_t *prog;
 
   PetscFunctionBeginUser;
   PetscCall(gather_block_rows(Z, &kfirst, &nblk, &extra, &nextra));
+  PetscCall(pm_progress_create(Z->comm, "pca covariance", (D + PM_PCA_PANEL - 1) / PM_PCA_PANEL, &prog));
   PetscCall(PetscMalloc4((size_t)PM_PCA_BLOCK * D, &buf, (size_t)D * PM_PCA_PANEL, &M, (size_t)D * PM_PCA_PANEL * nblk + 1, &vals, (size_t)D * PM_PCA_PANEL, &sums));
   for (int j0 = 0; j0 < D; j0 += PM_PCA_PANEL) {
     int w = PetscMin(PM_PCA_PANEL, D - j0), j1 = j0 + w, m = 0;
@@ -94,7 +96,9 @@ PetscErrorCode pm_pca_covariance(const pm_rows_t *Z, double *C)
         C[(size_t)i * D + j0 + jj] = sums[t];
         C[(size_t)(j0 + jj) * D + i] = sums[t];
       }
+    PetscCall(pm_progress_step(prog, j0 / PM_PCA_PANEL + 1));
   }
+  PetscCall(pm_progress_destroy(&prog));
   PetscCall(PetscFree(extra));
   PetscCall(PetscFree4(buf, M, vals, sums));
   PetscFunctionReturn(PETSC_SUCCESS);
