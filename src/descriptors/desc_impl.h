@@ -58,13 +58,15 @@ void pm_domain_grid(int size, const double w[3], const int periodic[3], int grid
 /* ---- linked cells and neighbour lists (nlist.c) ---- */
 typedef struct {
   int      nc[3];
+  int      kmax[3]; /* cells searched on each side along each direction for the full cutoff */
+  double   r_inner; /* every atom within r_inner lies in the cells kmax - 1 around */
   double   s0[3], inv_cw[3];
   int64_t *start; /* ncells + 1 */
   int64_t *atoms; /* env atoms sorted by cell */
   int64_t *cell;  /* cell of every env atom */
 } pm_cells_t;
 
-/* Bin every env atom of dom into cells at least rc wide. Not collective. */
+/* Bin every env atom of dom into cells about rc/3 wide. Not collective. */
 PetscErrorCode pm_cells_create(const pm_domain_t *dom, double rc, pm_cells_t **cells);
 PetscErrorCode pm_cells_destroy(pm_cells_t **cells);
 /* Neighbour list (r < rc strictly, sorted by (r, id, dx, dy, dz)) of owned atoms first..first+count-1.

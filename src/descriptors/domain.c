@@ -201,7 +201,9 @@ static int ghost_range(const pm_domain_t *D, int d, double s, int *c0, int *c1)
   return *c0 <= *c1;
 }
 
-/* Visit every (owned atom, image, destination) ghost copy; fill = 0 counts, 1 packs. */
+/* Visit every (owned atom, image, destination) ghost copy; fill = 0 counts, 1 packs. Per direction
+ * the images n_d whose ghost layer reaches some domain are listed first (usually only n_d = 0, and
+ * +-1 near a periodic face), so the work per atom is proportional to its number of copies. */
 static void ghost_pass(pm_domain_t *D, int rank, int fill, int *cnt, int *at, ghost_rec_t *buf, int64_t *idx)
 {
   int m[3];
@@ -209,20 +211,24 @@ static void ghost_pass(pm_domain_t *D, int rank, int fill, int *cnt, int *at, gh
   for (int d = 0; d < 3; d++) m[d] = D->box.periodic[d] ? (int)ceil(D->delta[d]) + 1 : 0;
   for (int64_t i = 0; i < D->n_own; i++) {
     double s[3];
+    int    nimg[3] = {0, 0, 0}, img[3][16], lo[3][16], hi[3][16], c[3];
     to_frac(D, D->pos + 3 * i, s);
-    for (int n0 = -m[0]; n0 <= m[0]; n0++)
-      for (int n1 = -m[1]; n1 <= m[1]; n1++)
-        for (int n2 = -m[2]; n2 <= m[2]; n2++) {
-          int    n[3] = {n0, n1, n2}, lo[3], hi[3], ok = 1, c[3];
-          double ss[3];
-          for (int d = 0; d < 3 && ok; d++) {
-            ss[d] = s[d] + n[d];
-            ok    = ghost_range(D, d, ss[d], &lo[d], &hi[d]);
-          }
-          if (!ok) continue;
-          for (c[0] = lo[0]; c[0] <= hi[0]; c[0]++)
-            for (c[1] = lo[1]; c[1] <= hi[1]; c[1]++)
-              for (c[2] = lo[2]; c[2] <= hi[2]; c[2]++) {
+    for (int d = 0; d < 3; d++)
+      for (int n = -m[d]; n <= m[d] && nimg[d] < 16; n++) {
+        int a, b;
+        if (!ghost_range(D, d, s[d] + n, &a, &b)) continue;
+        img[d][nimg[d]] = n;
+        lo[d][nimg[d]]  = a;
+        hi[d][nimg[d]]  = b;
+        nimg[d]++;
+      }
+    for (int i0 = 0; i0 < nimg[0]; i0++)
+      for (int i1 = 0; i1 < nimg[1]; i1++)
+        for (int i2 = 0; i2 < nimg[2]; i2++) {
+          int n0 = img[0][i0], n1 = img[1][i1], n2 = img[2][i2];
+          for (c[0] = lo[0][i0]; c[0] <= hi[0][i0]; c[0]++)
+            for (c[1] = lo[1][i1]; c[1] <= hi[1][i1]; c[1]++)
+              for (c[2] = lo[2][i2]; c[2] <= hi[2][i2]; c[2]++) {
                 int r = grid_rank(D->grid, c);
                 if (r == rank && !n0 && !n1 && !n2) continue;
                 if (fill) {
@@ -303,6 +309,8 @@ PetscErrorCode pm_domain_create(MPI_Comm comm, const pm_atoms_t *atoms, double r
   det        = box_geometry(&D->box, D->hinv, D->width);
   PetscCheck(det > 0.0, comm, PETSC_ERR_USER_INPUT, "descriptors: frame %" PRId64 " (timestep %" PRId64 ") has a degenerate or left-handed box (volume %g); check the BOX BOUNDS of the input", atoms->frame, atoms->timestep, det);
   for (int d = 0; d < 3; d++) D->delta[d] = rc / D->width[d] * (1.0 + 1e-10);
+  for (int d = 0; d < 3; d++)
+    PetscCheck(!D->box.periodic[d] || D->delta[d] < 6.0, comm, PETSC_ERR_USER_INPUT, "descriptors: frame %" PRId64 ": the neighbour cutoff %g is more than 6 box widths (%g); replicate the cell or lower the cutoff", atoms->frame, rc, D->width[d]);
   pm_domain_grid(size, D->width, D->box.periodic, D->grid);
   D->coord[0] = rank / (D->grid[1] * D->grid[2]);
   D->coord[1] = (rank / D->grid[2]) % D->grid[1];

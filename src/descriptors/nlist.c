@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#define PM_CELLS_PER_RC 3
+
 typedef struct {
   double  r2, dx, dy, dz;
   int64_t id, j;
@@ -52,20 +54,25 @@ PetscErrorCode pm_cells_create(const pm_domain_t *D, double rc, pm_cells_t **cel
       smax[d] = fmax(smax[d], s[d]);
     }
   }
+  /* Cells about rc/3 wide (fractional rc / (3 width)): the search box around an atom is then
+   * ~(7/3 rc)^3 instead of (3 rc)^3, and the 12 nearest are usually within the inner (5/3 rc)^3. */
   for (int d = 0; d < 3; d++) {
-    /* cells at least rc / width wide (fractional) so that neighbours are in adjacent cells */
-    double ext = D->n_all ? smax[d] - smin[d] : 0.0, del = rc / D->width[d] * (1.0 + 1e-10);
+    double ext = D->n_all ? smax[d] - smin[d] : 0.0, del = rc / D->width[d] * (1.0 + 1e-10) / PM_CELLS_PER_RC;
     double n   = ext > 0 ? floor(ext / del) : 1.0;
     C->nc[d]   = n < 1 ? 1 : n > 1e6 ? 1000000 : (int)n;
     C->s0[d]   = D->n_all ? smin[d] : 0.0;
   }
-  while ((double)C->nc[0] * C->nc[1] * C->nc[2] > 2.0 * (double)D->n_all + 64) {
+  while ((double)C->nc[0] * C->nc[1] * C->nc[2] > 4.0 * (double)D->n_all + 64) {
     int d = (C->nc[0] >= C->nc[1] && C->nc[0] >= C->nc[2]) ? 0 : (C->nc[1] >= C->nc[2]) ? 1 : 2;
     C->nc[d] = (C->nc[d] + 1) / 2;
   }
+  C->r_inner = INFINITY;
   for (int d = 0; d < 3; d++) {
-    double ext   = D->n_all ? smax[d] - smin[d] : 0.0;
+    double ext = D->n_all ? smax[d] - smin[d] : 0.0, del = rc / D->width[d] * (1.0 + 1e-10), cw = ext / C->nc[d];
     C->inv_cw[d] = ext > 0 ? C->nc[d] / ext : 0.0;
+    C->kmax[d]   = ext > 0 ? (int)ceil(del / cw) : 0;
+    if (C->kmax[d] >= C->nc[d]) C->kmax[d] = C->nc[d] - 1;            /* the whole direction */
+    if (C->nc[d] > 1 && C->kmax[d] - 1 < C->nc[d] - 1) C->r_inner = fmin(C->r_inner, (C->kmax[d] - 1) * cw * D->width[d]);
   }
   ncell = (int64_t)C->nc[0] * C->nc[1] * C->nc[2];
   PetscCall(PetscCalloc1(ncell + 1, &C->start));
@@ -119,20 +126,21 @@ static PetscErrorCode grow_entries(pm_nlist_t *nl, int64_t need)
 
 /* Candidates of owned atom i within rc; with max_nb > 0 only the max_nb smallest are kept
  * (bounded insertion), otherwise all, sorted. Returns the count. */
-static PetscErrorCode gather_candidates(const pm_domain_t *D, const pm_cells_t *C, double rc2, int64_t i, int max_nb, cand_t **buf, int64_t *cap, int64_t *count)
+static PetscErrorCode gather_candidates(const pm_domain_t *D, const pm_cells_t *C, double rc2, int64_t i, int inner, int max_nb, cand_t **buf, int64_t *cap, int64_t *count)
 {
   const double *pi = D->pos + 3 * i;
   int64_t       c = C->cell[i], cz = c % C->nc[2], cy = (c / C->nc[2]) % C->nc[1], cx = c / C->nc[2] / C->nc[1], n = 0;
+  int64_t       k[3];
 
   PetscFunctionBeginUser;
-  for (int64_t x = cx - 1; x <= cx + 1; x++) {
-    if (x < 0 || x >= C->nc[0]) continue;
-    for (int64_t y = cy - 1; y <= cy + 1; y++) {
-      if (y < 0 || y >= C->nc[1]) continue;
-      for (int64_t z = cz - 1; z <= cz + 1; z++) {
-        int64_t cc = (x * C->nc[1] + y) * C->nc[2] + z;
-        if (z < 0 || z >= C->nc[2]) continue;
-        for (int64_t a = C->start[cc]; a < C->start[cc + 1]; a++) {
+  for (int d = 0; d < 3; d++) k[d] = PetscMax(C->kmax[d] - inner, 0);
+  for (int64_t x = PetscMax(cx - k[0], 0); x <= PetscMin(cx + k[0], C->nc[0] - 1); x++) {
+    for (int64_t y = PetscMax(cy - k[1], 0); y <= PetscMin(cy + k[1], C->nc[1] - 1); y++) {
+      int64_t z0 = PetscMax(cz - k[2], 0), z1 = PetscMin(cz + k[2], C->nc[2] - 1);
+      /* cells z0..z1 of one (x, y) column are contiguous in the sorted atom array */
+      int64_t cc = (x * C->nc[1] + y) * C->nc[2];
+      {
+        for (int64_t a = C->start[cc + z0]; a < C->start[cc + z1 + 1]; a++) {
           int64_t j = C->atoms[a];
           cand_t  t;
           if (j == i) continue;
@@ -144,11 +152,11 @@ static PetscErrorCode gather_candidates(const pm_domain_t *D, const pm_cells_t *
           t.id = D->id[j];
           t.j  = j;
           if (max_nb > 0) {
-            int64_t k;
+            int64_t p;
             if (n == max_nb && !cand_less(&t, &(*buf)[n - 1])) continue;
             if (n < max_nb) n++;
-            for (k = n - 1; k > 0 && cand_less(&t, &(*buf)[k - 1]); k--) (*buf)[k] = (*buf)[k - 1];
-            (*buf)[k] = t;
+            for (p = n - 1; p > 0 && cand_less(&t, &(*buf)[p - 1]); p--) (*buf)[p] = (*buf)[p - 1];
+            (*buf)[p] = t;
           } else {
             if (n == *cap) {
               cand_t *nb;
@@ -198,7 +206,11 @@ PetscErrorCode pm_nlist_build(const pm_domain_t *D, const pm_cells_t *C, double 
   nl->off[0]  = 0;
   for (int64_t i = 0; i < count; i++) {
     int64_t n = 0;
-    PetscCall(gather_candidates(D, C, rc * rc, first + i, max_nb, &buf, &cap, &n));
+    /* nearest max_nb: try the inner cells first; enough atoms closer than r_inner settle it */
+    if (max_nb > 0 && C->r_inner > 0) {
+      PetscCall(gather_candidates(D, C, rc * rc, first + i, 1, max_nb, &buf, &cap, &n));
+      if (n < max_nb || !(buf[n - 1].r2 < C->r_inner * C->r_inner)) PetscCall(gather_candidates(D, C, rc * rc, first + i, 0, max_nb, &buf, &cap, &n));
+    } else PetscCall(gather_candidates(D, C, rc * rc, first + i, 0, max_nb, &buf, &cap, &n));
     PetscCall(grow_entries(nl, e + n));
     for (int64_t k = 0; k < n; k++, e++) {
       nl->j[e]         = buf[k].j;
