@@ -37,11 +37,11 @@ static herr_t list_one(hid_t group, const char *name, const H5L_info_t *info, vo
     }
     l = strlen(L->text);
     snprintf(L->text + l, sizeof L->text - l, ")");
-  } else if (L->n == H5_LIST_MAX) snprintf(L->text + l, sizeof L->text - l, ", ...");
+  } else snprintf(L->text + l, sizeof L->text - l, ", ...");
   L->n++;
   if (s >= 0) H5Sclose(s);
   H5Dclose(d);
-  return 0;
+  return L->n > H5_LIST_MAX; /* a positive value ends the visit: big files stay fast */
 }
 
 /* Open the dataset or fail with a message that lists what the file holds. Same on every rank. */
@@ -62,7 +62,8 @@ static PetscErrorCode open_dataset(MPI_Comm comm, const char *path, const char *
   if (exists > 0) h->dset = H5Dopen2(h->file, dataset, H5P_DEFAULT);
   if (h->dset >= 0) PetscFunctionReturn(PETSC_SUCCESS);
   H5Lvisit(h->file, H5_INDEX_NAME, H5_ITER_INC, list_one, &L);
-  SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s: %s '%s'; the file holds %s; choose one with -input_dataset", path, exists > 0 ? "there is no dataset (only a group) at" : "no dataset", dataset, L.n ? L.text : "no datasets");
+  if (exists > 0) SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s: '%s' is a group or another object, not a dataset; the file holds %s; choose one with -input_dataset", path, dataset, L.n ? L.text : "no datasets");
+  SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s: no dataset '%s'; the file holds %s; choose one with -input_dataset", path, dataset, L.n ? L.text : "no datasets");
 }
 
 static const char *class_words(H5T_class_t c)
@@ -142,7 +143,7 @@ static PetscErrorCode read_h5(MPI_Comm comm, const char *path, const char *datas
   char      msg[PM_REASON_MAX];
 
   PetscFunctionBeginUser;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages replace HDF5's error stack dump */
+  PM_CALL_H5(comm, path, H5Eset_auto2(H5E_DEFAULT, NULL, NULL)); /* our messages replace HDF5's error stack dump */
   PM_CALL_H5(comm, path, h->fapl = H5Pcreate(H5P_FILE_ACCESS));
   PM_CALL_H5(comm, path, H5Pset_fapl_mpio(h->fapl, comm, MPI_INFO_NULL));
   h->file = H5Fopen(path, H5F_ACC_RDONLY, h->fapl);

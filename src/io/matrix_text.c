@@ -153,7 +153,7 @@ static PetscErrorCode parse_line(txt_parse_t *ps, const char *p, const char *len
 }
 
 /* Scan the owned lines until the end or the first problem. */
-static PetscErrorCode parse_owned(const char *txt, int64_t len, PetscBool at_file_start, txt_parse_t *ps)
+static PetscErrorCode parse_owned(const char *txt, int64_t len, PetscBool at_file_start, pm_progress_t *prog, txt_parse_t *ps)
 {
   const char *p = txt, *end = txt + len;
 
@@ -165,6 +165,7 @@ static PetscErrorCode parse_owned(const char *txt, int64_t len, PetscBool at_fil
     int         count;
     if (!lend) lend = end;
     ps->nlines++;
+    if (ps->nlines % 65536 == 0) PetscCall(pm_progress_step(prog, p - txt));
     PetscCall(parse_line(ps, p, lend, &count));
     if (count > 0) {
       if (ps->c0 < 0) {
@@ -278,6 +279,7 @@ PetscErrorCode pm_matrix_read_text(MPI_Comm comm, const char *path, const pm_io_
   MPI_File       fh;
   char          *txt = NULL, msg[PM_REASON_MAX];
   txt_parse_t    ps;
+  pm_progress_t *prog = NULL;
   PetscErrorCode err;
 
   PetscFunctionBeginUser;
@@ -292,8 +294,12 @@ PetscErrorCode pm_matrix_read_text(MPI_Comm comm, const char *path, const pm_io_
   PetscCallMPI(MPI_File_close(&fh));
   PetscCall(PetscSNPrintf(msg, sizeof msg, "%s: reading the file failed (MPI-IO error %d)", path, rc));
   PetscCall(pm_agree(comm, rc == MPI_SUCCESS ? PETSC_TRUE : PETSC_FALSE, msg));
-  err = parse_owned(txt ? txt : "", len, a == 0 ? PETSC_TRUE : PETSC_FALSE, &ps);
+  PetscCall(pm_progress_create(comm, "reading text", len, &prog)); /* rank 0's share */
+  err = parse_owned(txt ? txt : "", len, a == 0 ? PETSC_TRUE : PETSC_FALSE, prog, &ps);
   PetscCall(PetscFree(txt));
+  PetscCall(pm_progress_destroy(&prog));
+  PetscCall(PetscSNPrintf(msg, sizeof msg, "%s: out of memory while parsing the text; use more ranks or a binary format", path));
+  err = pm_agree(comm, err ? PETSC_FALSE : PETSC_TRUE, msg); /* a local failure must not leave the others waiting */
   if (!err) err = agree_parse(comm, path, &ps, &D);
   if (!err) err = MPI_Allreduce(&ps.nrows, &n, 1, MPI_INT64_T, MPI_SUM, comm) == MPI_SUCCESS ? 0 : PETSC_ERR_MPI;
   if (!err && n == 0) err = PetscError(comm, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_USER_INPUT, PETSC_ERROR_INITIAL, "%s: no data rows (the file is empty or holds only blank and '#' comment lines)", path);

@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BIN="${BIN:-bin}"
-PM_MPIRUN="${PM_MPIRUN:-mpirun --oversubscribe --bind-to none -mca btl self,vader}"
+PM_MPIRUN="${PM_MPIRUN:-mpirun --oversubscribe --bind-to none -mca btl self,vader -mca mpi_yield_when_idle 1}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 PY=/usr/bin/python3
 CASES="missing directory garbage_h5 garbage_npy wrong_dataset not2d_npy not2d_h5 n_lt_3 d_zero

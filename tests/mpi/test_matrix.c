@@ -292,8 +292,23 @@ static void test_h5(MPI_Comm comm)
   expect_error(comm, "inf.h5", PM_FMT_H5, NULL, "row 1234, column 7 (both 0-based");
   expect_error(comm, "inf.h5", PM_FMT_H5, NULL, "is -Inf");
   expect_error(comm, "m.h5", PM_FMT_H5, "/Y", "no dataset '/Y'; the file holds /X (5000 x 10)");
-  expect_error(comm, "m.h5", PM_FMT_H5, "/grp", "only a group");
+  expect_error(comm, "m.h5", PM_FMT_H5, "/grp", "'/grp' is a group or another object, not a dataset; the file holds /X (5000 x 10)");
   expect_error(comm, "m.h5", PM_FMT_H5, "/nope/X", "no dataset '/nope/X'");
+  {
+    /* many datasets: the message lists the first few and stops */
+    int          rank;
+    pm_output_t *out;
+    char         path[512], name[32];
+    MPI_Comm_rank(comm, &rank);
+    fpath(path, sizeof path, "many.h5");
+    PetscCallVoid(pm_output_open(comm, path, PETSC_TRUE, &out));
+    for (int i = 0; i < 12; i++) {
+      snprintf(name, sizeof name, "/d%02d", i);
+      PetscCallVoid(pm_output_write_rows(out, name, PM_T_DOUBLE, 3, 0, rank == 0 ? 3 : 0, 2, m.v));
+    }
+    PetscCallVoid(pm_output_commit(&out));
+    expect_error(comm, "many.h5", PM_FMT_H5, "/X", "the file holds /d00 (3 x 2), /d01 (3 x 2), /d02 (3 x 2), /d03 (3 x 2), /d04 (3 x 2), /d05 (3 x 2), /d06 (3 x 2), /d07 (3 x 2), ...; choose one");
+  }
   expect_error(comm, "m.h5", PM_FMT_H5, "/one_d", "shape (50000,) (1-D)");
   expect_error(comm, "m.h5", PM_FMT_H5, "/two_rows", "2 rows (points); phasemap needs at least 3");
   free(m.v);
@@ -356,23 +371,32 @@ static void write_bad_text(MPI_Comm comm, const char *name, int at, const char *
   free(txt);
 }
 
-/* A ragged or malformed row at every position: whichever rank's byte block it falls in (often the
- * first line of a block), the message names the same global line. */
+/* A ragged or malformed row near every place where a rank's byte block starts (P = 2, 3: about
+ * rows 100, 150, 200), at the start and at the end: whichever rank holds it, often as the first
+ * line of its block, the message names the same global line. Files first, then one read each. */
 static void test_bad_text_everywhere(MPI_Comm comm)
 {
-  int wrong = 0;
+  int wrong = 0, at[64], nat = 0;
 
-  for (int at = 1; at < 300; at += 3) {
-    char           path[512], msg[MSG_MAX] = "", frag[96];
+  for (int c = 100; c <= 200; c += 50)
+    for (int i = c - 5; i <= c + 5; i++) at[nat++] = i;
+  at[nat++] = 1, at[nat++] = 2, at[nat++] = 298, at[nat++] = 299;
+  for (int k = 0; k < 2 * nat; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "every%d.txt", k);
+    write_bad_text(comm, name, at[k / 2], k % 2 ? "1 2" : "1 2 x");
+  }
+  for (int k = 0; k < 2 * nat; k++) {
+    char           name[32], path[512], msg[MSG_MAX] = "", frag[96];
     pm_rows_t     *X = NULL;
     PetscErrorCode err;
-    write_bad_text(comm, "every.txt", at, at % 2 ? "1 2" : "1 2 x");
-    fpath(path, sizeof path, "every.txt");
+    snprintf(name, sizeof name, "every%d.txt", k);
+    fpath(path, sizeof path, name);
     PetscPushErrorHandler(capture, msg);
     err = pm_matrix_read(comm, path, PM_FMT_TEXT, NULL, &X);
     PetscPopErrorHandler();
-    if (at % 2) snprintf(frag, sizeof frag, "ragged rows: line %d has 2 values but the first data row (line 2) has 3", at + 2);
-    else snprintf(frag, sizeof frag, "line %d, column 3 (1-based): cannot read a number from 'x'", at + 2);
+    if (k % 2) snprintf(frag, sizeof frag, "ragged rows: line %d has 2 values but the first data row (line 2) has 3", at[k / 2] + 2);
+    else snprintf(frag, sizeof frag, "line %d, column 3 (1-based): cannot read a number from 'x'", at[k / 2] + 2);
     if (!err || X || !strstr(msg, frag)) wrong++;
     pm_rows_destroy(&X);
   }
