@@ -88,7 +88,7 @@ static PetscErrorCode read_owned(MPI_File fh, int64_t size, int64_t a, int64_t b
 }
 
 static PetscBool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-static PetscBool ends_value(const char *p, const char *lend) { return p >= lend || is_blank(*p) || *p == ',' || *p == '#' || *p == '\n' || *p == 0; }
+static PetscBool ends_value(const char *p, const char *lend) { return p >= lend || is_blank(*p) || *p == ',' || *p == '#' || *p == '\n'; }
 
 static void set_error(txt_parse_t *ps, txt_err_t err, int col, const char *tok, const char *lend)
 {

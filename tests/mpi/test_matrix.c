@@ -430,6 +430,8 @@ static void test_bad_text(MPI_Comm comm)
   expect_error(comm, "comments.txt", PM_FMT_TEXT, NULL, "no data rows");
   write_bytes(comm, "two.txt", "1 2\n3 4\n", 8);
   expect_error(comm, "two.txt", PM_FMT_TEXT, NULL, "2 rows (points); phasemap needs at least 3");
+  write_bytes(comm, "nul.txt", "1 2\n3\0 4\n5 6\n", 13);
+  expect_error(comm, "nul.txt", PM_FMT_TEXT, NULL, "line 2, column 1 (1-based): cannot read a number from '3?'");
   write_bytes(comm, "garbage.txt", "\x01\x02\xff\xfe garbage", 13);
   expect_error(comm, "garbage.txt", PM_FMT_TEXT, NULL, "line 1, column 1 (1-based): cannot read a number from '?" "??" "?'");
 }
