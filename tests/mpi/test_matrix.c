@@ -190,6 +190,8 @@ static void test_npy(MPI_Comm comm)
     snprintf(d, sizeof d, "{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (%" PRId64 "L, %" PRId64 "L)}", m.n, m.d);
     write_npy(comm, "v2.npy", 2, d, m.v, sizeof(double) * m.n * m.d);
     expect_ok(comm, "npy version 2", "v2.npy", PM_FMT_NPY, NULL, &m, 0);
+    write_npy(comm, "v3.npy", 3, d, m.v, sizeof(double) * m.n * m.d);
+    expect_ok(comm, "npy version 3", "v3.npy", PM_FMT_AUTO, NULL, &m, 0);
     free(f);
     free(m.v);
   }
