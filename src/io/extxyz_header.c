@@ -44,6 +44,12 @@ static int next_pair(const char **s, char *key, size_t nk, char *val, size_t nv)
   return 1;
 }
 
+#define XYZ_ERR(...) \
+  do { \
+    PetscCall(PetscSNPrintf(f->err, sizeof f->err, __VA_ARGS__)); \
+    PetscFunctionReturn(PETSC_SUCCESS); \
+  } while (0)
+
 static int parse_numbers(const char *s, double *v, int n)
 {
   char *end;
@@ -57,9 +63,8 @@ static int parse_numbers(const char *s, double *v, int n)
   return *s != 0;
 }
 
-static void set_err(pm_frame_rec_t *f, const char *msg, const char *val) { PetscSNPrintf(f->err, sizeof f->err, msg, val); }
 
-void pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props)
+PetscErrorCode pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props)
 {
   char        key[64], val[4096];
   const char *s         = line;
@@ -68,16 +73,16 @@ void pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props)
   int         have_lat = 0, have_pbc = 0;
   double      lat[9], org[3] = {0, 0, 0};
 
-  PetscMemzero(&f->box, sizeof f->box);
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&f->box, sizeof f->box));
   while (next_pair(&s, key, sizeof key, val, sizeof val)) {
     if (!strcasecmp(key, "Lattice")) {
       if (parse_numbers(val, lat, 9)) {
-        set_err(f, "Lattice=\"%.60s\" must hold 9 numbers", val);
-        return;
+        XYZ_ERR("Lattice=\"%.60s\" must hold 9 numbers", val);
       }
       have_lat = 1;
     } else if (!strcasecmp(key, "Properties")) {
-      PetscStrncpy(propbuf, val, sizeof propbuf);
+      PetscCall(PetscStrncpy(propbuf, val, sizeof propbuf));
       prop = propbuf;
     } else if (!strcasecmp(key, "pbc")) {
       int         d = 0;
@@ -89,14 +94,12 @@ void pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props)
         while (*p && *p != ' ' && *p != ',') p++;
       }
       if (d != 3) {
-        set_err(f, "pbc=\"%.40s\" must hold 3 flags (T or F)", val);
-        return;
+        XYZ_ERR("pbc=\"%.40s\" must hold 3 flags (T or F)", val);
       }
       have_pbc = 1;
     } else if (!strcasecmp(key, "Origin")) {
       if (parse_numbers(val, org, 3)) {
-        set_err(f, "Origin=\"%.60s\" must hold 3 numbers", val);
-        return;
+        XYZ_ERR("Origin=\"%.60s\" must hold 3 numbers", val);
       }
     }
   }
@@ -105,19 +108,18 @@ void pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props)
     for (int i = 0; i < 9; i++) h[i / 3][i % 3] = lat[i];
     double det = h[0][0] * (h[1][1] * h[2][2] - h[1][2] * h[2][1]) - h[0][1] * (h[1][0] * h[2][2] - h[1][2] * h[2][0]) + h[0][2] * (h[1][0] * h[2][1] - h[1][1] * h[2][0]);
     if (!(det > 0)) {
-      PetscSNPrintf(f->err, sizeof f->err, "zero or negative box: Lattice vectors have volume %g", det);
-      return;
+      XYZ_ERR("zero or negative box: Lattice vectors have volume %g", det);
     }
     for (int d = 0; d < 3; d++) f->box.lo[d] = org[d];
     f->box.triclinic = h[0][1] != 0 || h[0][2] != 0 || h[1][0] != 0 || h[1][2] != 0 || h[2][0] != 0 || h[2][1] != 0;
     if (!have_pbc)
       for (int d = 0; d < 3; d++) f->box.periodic[d] = 1; /* ASE's default with a Lattice */
   } else if (have_pbc && (f->box.periodic[0] || f->box.periodic[1] || f->box.periodic[2])) {
-    set_err(f, "pbc=\"%s\" asks for periodic boundaries but there is no Lattice=\"...\"", "T");
-    return;
+    XYZ_ERR("pbc asks for periodic boundaries but there is no Lattice=\"...\"");
   }
   f->cols_hash = pm_hash_str(prop);
-  if (props && !*props) PetscStrallocpy(prop, props);
+  if (props && !*props) PetscCall(PetscStrallocpy(prop, props));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Properties=name:T:n:... -> one column per component. */

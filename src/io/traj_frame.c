@@ -7,17 +7,14 @@
 PetscErrorCode pm_traj_parse_frame(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p, int64_t *first_atom)
 {
   const pm_frame_rec_t *f = &t->rec[k];
-  char                 *text;
-  size_t                len;
   int64_t               base = 0, tot, nloc[2], nb[2] = {0, 0};
   int                   rank;
   char                  why[PM_REASON_MAX] = "";
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(pm_traj_read_block(t, comm, k, &text, &len));
-  PetscCall(pm_traj_parse_block(t, f, text, len, collect, p));
-  PetscCall(PetscFree(text));
+  pm_parsed_init(p);
+  PetscCall(pm_traj_read_parse(t, comm, k, collect, p));
   nloc[0] = p->nlines;
   nloc[1] = p->n;
   PetscCallMPI(MPI_Exscan(nloc, nb, 2, MPI_INT64_T, MPI_SUM, comm));

@@ -98,18 +98,17 @@ PetscErrorCode pm_traj_validate_extxyz(pm_traj_t *t, const pm_frame_rec_t *all, 
 PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, char **colline);
 PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *colline, pm_cols_t *c);
 /* extxyz_header.c: parse the comment line of a frame into f (box, properties hash). */
-void           pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props);
+PetscErrorCode pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props);
 PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *props, pm_cols_t *c);
 /* traj_columns.c: -columns and species options against the column table. Collective. */
 PetscErrorCode pm_traj_select_columns(pm_traj_t *t, const char *spec);
 PetscErrorCode pm_traj_select_frames(pm_traj_t *t, const char *spec);
 /* traj_species.c: species table (-species or frame 0). Collective. */
 PetscErrorCode pm_traj_setup_species(pm_traj_t *t, const char *spec);
-/* traj_read.c: the text of this rank's share of frame rec (whole lines), and its first line number. */
-PetscErrorCode pm_traj_read_block(pm_traj_t *t, MPI_Comm comm, int64_t rec, char **text, size_t *len);
-/* traj_parse.c: parse a block of atom lines. names_out (optional): collect species names (frame 0 scan). */
+/* traj_parse.c: atoms parsed from blocks of atom lines. collect = 1: only gather species names or
+ * types (the species scan of frame 0). */
 typedef struct {
-  int64_t n;
+  int64_t n, cap;
   int64_t *id;
   int     *type;  /* LAMMPS type or species index, per the column roles */
   double  *pos, *extra;
@@ -119,8 +118,13 @@ typedef struct {
   int     nnames;
   char    names[PM_SPECIES_MAX + 1][PM_NAME_MAX];
 } pm_parsed_t;
+void           pm_parsed_init(pm_parsed_t *p);
 PetscErrorCode pm_traj_parse_block(const pm_traj_t *t, const pm_frame_rec_t *f, char *text, size_t len, int collect, pm_parsed_t *p);
 void           pm_parsed_free(pm_parsed_t *p);
+/* traj_read.c: read this rank's share of file frame rec (the whole lines that start in its part of
+ * the frame's bytes) and parse it into p (plain files in pieces of PM_TRAJ_PIECE bytes). Collective. */
+#define PM_TRAJ_PIECE (32 << 20)
+PetscErrorCode pm_traj_read_parse(pm_traj_t *t, MPI_Comm comm, int64_t rec, int collect, pm_parsed_t *p);
 /* traj_frame.c: read + parse file frame k on comm, errors reported collectively; first_atom = atoms on lower ranks. */
 PetscErrorCode pm_traj_parse_frame(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p, int64_t *first_atom);
 /* traj_order.c: position of each local id in the frame sorted by id (duplicates -> message). Collective. */

@@ -45,7 +45,7 @@ static int parse_line(const pm_traj_t *t, const pm_frame_rec_t *f, char *s, int6
     tok = s;
     while (*s && *s != ' ' && *s != '\t') s++;
     role = c->role[i];
-    if (role == PM_COL_SKIP) continue;
+    if (role == PM_COL_SKIP || (collect && role != PM_COL_NAME && role != PM_COL_TYPE)) continue; /* the species scan of frame 0 reads only names/types */
     if (role == PM_COL_NAME) {
       nm = tok;
       nn = (size_t)(s - tok);
@@ -72,7 +72,10 @@ static int parse_line(const pm_traj_t *t, const pm_frame_rec_t *f, char *s, int6
   if (collect) {
     if (t->species_by_type) p->type[a] = (int)(type > INT32_MAX ? INT32_MAX : type);
     else if (nm && collect_name(p, nm, nn, line_no)) return 1;
-  } else if (t->species_by_type) {
+    p->n++;
+    return 0;
+  }
+  if (t->species_by_type) {
     if (type > t->nspecies)
       PARSE_ERR("unknown atom type %lld: %s", (long long)type, t->species_given ? "-species names fewer types; add names to -species" : "frame 0 has fewer types; name every type with -species");
     p->type[a] = (int)type - 1;
@@ -90,28 +93,60 @@ static int parse_line(const pm_traj_t *t, const pm_frame_rec_t *f, char *s, int6
   return 0;
 }
 
+/* Grow the arrays of p to hold at least n atoms. */
+static PetscErrorCode reserve(const pm_traj_t *t, pm_parsed_t *p, int64_t n)
+{
+  int64_t cap = PetscMax(n, 2 * p->cap), ne = t->n_extra;
+  int64_t *id;
+  int     *type;
+  double  *pos, *extra;
+
+  PetscFunctionBeginUser;
+  if (n <= p->cap && p->id) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc4(cap + 1, &id, cap + 1, &type, 3 * cap + 1, &pos, cap * ne + 1, &extra));
+  if (p->id) {
+    PetscCall(PetscArraycpy(id, p->id, p->n));
+    PetscCall(PetscArraycpy(type, p->type, p->n));
+    PetscCall(PetscArraycpy(pos, p->pos, 3 * p->n));
+    PetscCall(PetscArraycpy(extra, p->extra, p->n * ne));
+    PetscCall(PetscFree4(p->id, p->type, p->pos, p->extra));
+  }
+  p->id    = id;
+  p->type  = type;
+  p->pos   = pos;
+  p->extra = extra;
+  p->cap   = cap;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void pm_parsed_init(pm_parsed_t *p)
+{
+  PetscMemzero(p, sizeof *p);
+  p->err_line = -1;
+}
+
+/* Append the atoms of a block of whole lines (text[len] must be writable); stops at the first problem. */
 PetscErrorCode pm_traj_parse_block(const pm_traj_t *t, const pm_frame_rec_t *f, char *text, size_t len, int collect, pm_parsed_t *p)
 {
-  int64_t nl = 0, line_no = 0;
+  int64_t nl = 0, line_no = p->nlines;
   char   *s = text, *end = text + len;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMemzero(p, sizeof *p));
-  p->err_line = -1;
+  if (p->err_line >= 0) PetscFunctionReturn(PETSC_SUCCESS);
   for (char *q = text; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++) nl++;
   if (len && text[len - 1] != '\n') nl++;
-  PetscCall(PetscMalloc4(nl + 1, &p->id, nl + 1, &p->type, 3 * nl + 1, &p->pos, nl * t->n_extra + 1, &p->extra));
+  PetscCall(reserve(t, p, p->n + nl));
   while (s < end) {
     char *q = memchr(s, '\n', (size_t)(end - s)), *next;
     if (!q) q = end;
     next = q + 1;
-    *q   = 0; /* text has a spare byte at text[len] */
+    *q   = 0;
     if (q > s && q[-1] == '\r') q[-1] = 0;
     if (!pm_line_is_blank(s) && parse_line(t, f, s, line_no, collect, p)) break;
     line_no++;
     s = next;
   }
-  p->nlines = nl;
+  p->nlines += nl;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

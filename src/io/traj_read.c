@@ -36,12 +36,14 @@ static PetscErrorCode line_start(int fd, const char *path, int64_t pos, int64_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode read_plain(pm_traj_t *t, MPI_Comm comm, int64_t k, char **text, size_t *len)
+/* Plain file: this rank's lines [s, en) are read and parsed in pieces cut at line ends. */
+static PetscErrorCode read_plain(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p)
 {
   int       rank, size, fd;
   int64_t   a = t->rec[k].atoms_offset, e = t->atoms_end[k], s, en;
   pm_gidx_t lo, cnt;
-  char      why[PM_REASON_MAX] = "";
+  size_t    cap = 0;
+  char     *buf = NULL, why[PM_REASON_MAX] = "";
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -52,15 +54,37 @@ static PetscErrorCode read_plain(pm_traj_t *t, MPI_Comm comm, int64_t k, char **
   pm_block_range(e - a, size, rank, &lo, &cnt);
   PetscCall(line_start(fd, t->path, a + lo, a, e, &s));
   PetscCall(line_start(fd, t->path, a + lo + cnt, a, e, &en));
-  if (en < s) en = s;
-  *len = (size_t)(en - s);
-  PetscCall(PetscMalloc1(*len + 1, text));
-  for (size_t got = 0; got < *len;) {
-    ssize_t n = pread(fd, *text + got, *len - got, (off_t)(s + (int64_t)got));
-    PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 "; was the file changed while reading?", t->path, s + (int64_t)got);
-    got += (size_t)n;
+  while (s < en) {
+    size_t want = (size_t)PetscMin((int64_t)PM_TRAJ_PIECE, en - s), got = 0, use;
+    char  *nl;
+    for (;;) { /* a piece must end at a line end: grow it for a line longer than the piece */
+      if (want > cap) {
+        PetscCall(PetscFree(buf));
+        cap = want;
+        PetscCall(PetscMalloc1(cap + 1, &buf));
+        got = 0;
+      }
+      while (got < want) {
+        ssize_t n = pread(fd, buf + got, want - got, (off_t)(s + (int64_t)got));
+        PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 "; was the file changed while reading?", t->path, s + (int64_t)got);
+        got += (size_t)n;
+      }
+      if (s + (int64_t)want == en) {
+        use = want;
+        break;
+      }
+      nl = memrchr(buf, '\n', want);
+      if (nl) {
+        use = (size_t)(nl - buf) + 1;
+        break;
+      }
+      want = (size_t)PetscMin((int64_t)(2 * want), en - s);
+    }
+    buf[use] = 0;
+    PetscCall(pm_traj_parse_block(t, &t->rec[k], buf, use, collect, p));
+    s += (int64_t)use;
   }
-  (*text)[*len] = 0;
+  PetscCall(PetscFree(buf));
   close(fd);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -163,10 +187,19 @@ static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, char **tex
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode pm_traj_read_block(pm_traj_t *t, MPI_Comm comm, int64_t k, char **text, size_t *len)
+PetscErrorCode pm_traj_read_parse(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p)
 {
   PetscFunctionBeginUser;
-  if (t->is_gz) PetscCall(read_gz(t, comm, k, text, len));
-  else PetscCall(read_plain(t, comm, k, text, len));
+  if (t->is_gz) {
+    char  *text;
+    size_t len;
+    PetscCall(read_gz(t, comm, k, &text, &len));
+    PetscCall(pm_traj_parse_block(t, &t->rec[k], text, len, collect, p));
+    PetscCall(PetscFree(text));
+  } else PetscCall(read_plain(t, comm, k, collect, p));
+  if (!p->id) { /* no lines here: still allocate the (empty) arrays */
+    char z = 0;
+    PetscCall(pm_traj_parse_block(t, &t->rec[k], &z, 0, collect, p));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

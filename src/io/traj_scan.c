@@ -80,7 +80,7 @@ static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, recs_t *R)
       }
       f->comment_blank = pm_line_is_blank(line);
       f->err_line      = r->lineno - 1;
-      pm_extxyz_comment(line, f, R->n == 1 ? &R->colline : NULL);
+      PetscCall(pm_extxyz_comment(line, f, R->n == 1 ? &R->colline : NULL));
       f->atoms_offset = r->buf_off + (int64_t)r->beg;
       f->atoms_line   = r->lineno;
       f->atoms_nb     = r->nbno;

@@ -3,7 +3,7 @@
  * independent Python parse. Checks on the way: every atom exactly once (order is a permutation),
  * ids increasing in order, shares disjoint and about natoms/size. -groups g reads frame f on
  * sub-communicator f % g (frames distributed across rank groups). Exits non-zero on a read error
- * (the message is printed once by pm_error_handler). */
+ * (the message is printed once by pm_error_handler). -time: only time opening and reading. */
 #include <phasemap/io.h>
 #include "pm_test.h"
 #include <string.h>
@@ -83,8 +83,9 @@ static void write_frame(FILE *fp, const pm_atoms_t *A, const cols_t *c)
   fwrite(c->ex, 8, N * A->n_extra, fp);
 }
 
-static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, int groups)
+static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, int groups, PetscBool timing)
 {
+  double t0 = MPI_Wtime(), t1;
   pm_traj_t         *t = NULL;
   int64_t            nf;
   int                wrank, wsize, grp, ns, ne;
@@ -97,6 +98,8 @@ static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, in
   MPI_Comm_size(world, &wsize);
   PetscCall(pm_traj_open(world, path, PM_FMT_AUTO, &t));
   PetscCall(pm_traj_get_num_frames(t, &nf));
+  t1 = MPI_Wtime();
+  if (timing) PetscCall(PetscPrintf(world, "open (scan, species): %.3f s, %" PRId64 " frames\n", t1 - t0, nf));
   PetscCall(pm_traj_get_species(t, &ns, &names));
   PetscCall(pm_traj_get_extra_columns(t, &ne, &enames));
   if (groups > wsize) groups = wsize;
@@ -128,8 +131,14 @@ static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, in
       PetscCall(pm_traj_read_frame(t, g, f, &A));
       PetscCall(pm_traj_get_frame_info(t, f, &natoms, NULL, NULL));
       PM_TEST(A->natoms == natoms && A->frame == f, "frame info of %" PRId64, f);
-      PetscCall(gather_frame(g, A, &c));
+      if (timing) {
+        double t2 = MPI_Wtime();
+        PetscCall(PetscPrintf(g, "frame %" PRId64 ": %" PRId64 " atoms read in %.3f s\n", f, natoms, t2 - t1));
+        t1 = t2;
+        PetscCall(pm_atoms_destroy(&A));
+      } else PetscCall(gather_frame(g, A, &c));
     }
+    if (timing) continue;
     MPI_Comm_rank(g, &grank);
     /* the group root of frame f (world rank f % groups) hands it to world rank 0 */
     if (f % groups == grp && grank == 0 && wrank != 0) {
@@ -165,6 +174,7 @@ int main(int argc, char **argv)
 {
   char           path[PM_PATH_MAX] = "", outp[PM_PATH_MAX] = "";
   PetscInt       groups = 1;
+  PetscBool      timing = PETSC_FALSE;
   PetscErrorCode err;
   int            fail;
 
@@ -174,7 +184,8 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetString(NULL, NULL, "-input", path, sizeof path, NULL));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-out", outp, sizeof outp, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-groups", &groups, NULL));
-  err  = run(PETSC_COMM_WORLD, path, outp, (int)groups);
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-time", &timing, NULL));
+  err  = run(PETSC_COMM_WORLD, path, outp, (int)groups, timing);
   fail = pm_test_finish_mpi(PETSC_COMM_WORLD);
   PetscCall(PetscFinalize());
   return (err || fail) ? 1 : 0;
