@@ -16,7 +16,6 @@ PetscErrorCode pm_descriptors_create(MPI_Comm comm, pm_descriptors_t **desc)
   d->chunk  = 8192;
   PetscCall(pm_steinhardt_create(comm, &d->st));
   PetscCall(pm_sf_create(comm, &d->sf));
-  PetscCall(pm_soap_create(comm, &d->soap));
   PetscCall(pm_pca_create(comm, &d->pca));
   PetscCall(PetscLogEventRegister("PmDescDomain", PETSC_OBJECT_CLASSID, &d->ev_domain));
   PetscCall(PetscLogEventRegister("PmDescNlist", PETSC_OBJECT_CLASSID, &d->ev_nlist));
@@ -50,6 +49,30 @@ static PetscErrorCode parse_blocks(pm_descriptors_t *d, const char *list)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The SOAP object tabulates its radial integrals when created (about a second), so it exists only
+ * when the soap block is used (or -help lists every option); -soap_* options without the block are
+ * an error that says so. */
+static PetscErrorCode soap_from_options(pm_descriptors_t *d)
+{
+  PetscBool used = PETSC_FALSE, help = PETSC_FALSE;
+  const char *const opts[] = {"-soap_nmax", "-soap_lmax", "-soap_cutoff", "-soap_sigma"};
+
+  PetscFunctionBeginUser;
+  for (int b = 0; b < d->nblk; b++) used = used || d->blk[b] == PM_DESC_SOAP;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (used || help) {
+    if (!d->soap) PetscCall(pm_soap_create(d->comm, &d->soap));
+    PetscCall(pm_soap_set_from_options(d->soap));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  for (int k = 0; k < 4; k++) {
+    PetscBool set;
+    PetscCall(PetscOptionsHasName(NULL, NULL, opts[k], &set));
+    PetscCheck(!set, d->comm, PETSC_ERR_USER_INPUT, "%s is given but -descriptor does not include soap; add it (e.g. -descriptor soap) or drop %s", opts[k], opts[k]);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pm_descriptors_set_from_options(pm_descriptors_t *d)
 {
   char     list[256] = "steinhardt";
@@ -64,7 +87,7 @@ PetscErrorCode pm_descriptors_set_from_options(pm_descriptors_t *d)
   PetscCall(parse_blocks(d, list));
   PetscCall(pm_steinhardt_set_from_options(d->st));
   PetscCall(pm_sf_set_from_options(d->sf));
-  PetscCall(pm_soap_set_from_options(d->soap));
+  PetscCall(soap_from_options(d));
   PetscCall(pm_pca_set_from_options(d->pca));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -295,22 +295,24 @@ PetscErrorCode pm_domain_create(MPI_Comm comm, const pm_atoms_t *atoms, double r
 {
   pm_domain_t *D;
   int          rank, size;
-  double       det;
+  double       det, hinv[3][3], width[3];
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
+  det = box_geometry(&atoms->box, hinv, width);
+  PetscCheck(det > 0.0, comm, PETSC_ERR_USER_INPUT, "descriptors: frame %" PRId64 " (timestep %" PRId64 ") has a degenerate or left-handed box (volume %g); check the BOX BOUNDS of the input", atoms->frame, atoms->timestep, det);
+  for (int d = 0; d < 3; d++)
+    PetscCheck(!atoms->box.periodic[d] || rc / width[d] < 6.0, comm, PETSC_ERR_USER_INPUT, "descriptors: frame %" PRId64 ": the neighbour cutoff %g is more than 6 box widths (%g); replicate the cell or lower the cutoff", atoms->frame, rc, width[d]);
   PetscCall(PetscNew(&D));
   D->comm    = comm;
   D->box     = atoms->box;
   D->rc      = rc;
   D->natoms  = atoms->natoms;
   D->n_extra = atoms->n_extra;
-  det        = box_geometry(&D->box, D->hinv, D->width);
-  PetscCheck(det > 0.0, comm, PETSC_ERR_USER_INPUT, "descriptors: frame %" PRId64 " (timestep %" PRId64 ") has a degenerate or left-handed box (volume %g); check the BOX BOUNDS of the input", atoms->frame, atoms->timestep, det);
+  memcpy(D->hinv, hinv, sizeof hinv);
+  memcpy(D->width, width, sizeof width);
   for (int d = 0; d < 3; d++) D->delta[d] = rc / D->width[d] * (1.0 + 1e-10);
-  for (int d = 0; d < 3; d++)
-    PetscCheck(!D->box.periodic[d] || D->delta[d] < 6.0, comm, PETSC_ERR_USER_INPUT, "descriptors: frame %" PRId64 ": the neighbour cutoff %g is more than 6 box widths (%g); replicate the cell or lower the cutoff", atoms->frame, rc, D->width[d]);
   pm_domain_grid(size, D->width, D->box.periodic, D->grid);
   D->coord[0] = rank / (D->grid[1] * D->grid[2]);
   D->coord[1] = (rank / D->grid[2]) % D->grid[1];
