@@ -83,9 +83,11 @@ static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, d
 void           knn_lists_finish(knn_lists_t *L);
 
 /* knn_tile.c: brute force of the local rows q against block b. The dgemm tiles use coordinates
- * centred on mu (qc = q - mu, qn = |qc|^2, same for b inside work); candidates are then measured
- * exactly on the input coordinates. */
-PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qc, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work);
+ * centred on mu (qa: rows [q - mu, 1], D + 1 wide; qn = |q - mu|^2; b likewise inside work);
+ * candidates are then measured exactly on the input coordinates. */
+PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work);
+/* Relative rounding margin of a tile for D columns. */
+double         knn_tile_tol(int dim);
 /* Work doubles knn_brute_block needs for a block of up to nmax rows. */
 size_t         knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax);
 
@@ -93,8 +95,9 @@ size_t         knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax)
 typedef struct knn_tree knn_tree_t;
 PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **t);
 PetscErrorCode knn_tree_destroy(knn_tree_t **t);
-/* Query local rows order[0..nq) of q (order NULL: rows 0..nq-1); returns distances computed. */
-int64_t        knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B);
+/* Query local rows order[0..nq) of q (order NULL: rows 0..nq-1) in groups of B->rows consecutive
+ * rows (one traversal per group: pass spatially sorted rows); adds the distances computed to *count. */
+PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B, int64_t *count);
 /* The tree's point order (local row numbers of b): queries in this order share cache. Borrowed. */
 const pm_gidx_t *knn_tree_order(const knn_tree_t *t);
 

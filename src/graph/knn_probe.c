@@ -1,21 +1,23 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
- * Probe: every rank builds a kd-tree over a strided sample of up to PROBE_M of its rows and runs
- * the real k-NN query for PROBE_Q of them; f = distances computed / (queries x sample size) is the
- * fraction of a brute-force scan the tree needs at that scale (it only falls as N grows, so the
- * probe is pessimistic for the tree). A tree distance costs about TREE_COST_RATIO times a brute
- * pair (dgemm + filter), so the tree is chosen when f < 1 / TREE_COST_RATIO, averaged over ranks. */
+ * Probe: rank 0 fetches a strided sample of m = min(N, PROBE_M) rows (global rows r N / m, so the
+ * same sample for any rank count), builds a kd-tree over it and runs the real k-NN query, one row
+ * at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
+ * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
+ * pessimistic for the tree). A tree distance costs about TREE_COST_RATIO times a brute-force pair
+ * (dgemm + filter + selection; measured on the benchmark sets), so the tree is chosen when
+ * f < 1 / TREE_COST_RATIO. Rank 0 broadcasts the verdict. */
 #include "graph/graph_impl.h"
 
 #define PROBE_M         16384
 #define PROBE_Q         256
 #define TREE_COST_RATIO 5.0
 
-static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, int k, double *f)
+static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, int k, double *f)
 {
-  pm_gidx_t   m = PetscMin(mine->n, PROBE_M), stride, nq;
-  int         D = mine->dim, kk;
+  pm_gidx_t   m = PetscMin(N, PROBE_M), nq, nreq;
+  int         D = mine->dim, kk, rank;
   double     *xs, *dist;
-  pm_gidx_t  *ind, *order;
+  pm_gidx_t  *ind, *order, *want;
   knn_block_t b;
   knn_tree_t *t;
   knn_lists_t h;
@@ -23,13 +25,17 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, int
 
   PetscFunctionBeginUser;
   *f = 1.0;
-  if (m < 3) PetscFunctionReturn(PETSC_SUCCESS);
-  stride = mine->n / m;
-  kk     = (int)PetscMin((pm_gidx_t)k, m - 1);
-  nq     = PetscMin(m, PROBE_Q);
-  PetscCall(PetscMalloc1(m * D, &xs));
-  for (pm_gidx_t r = 0; r < m; r++)
-    for (int d = 0; d < D; d++) xs[r * D + d] = mine->x[r * stride * D + d];
+  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  nreq = rank == 0 ? m : 0;
+  PetscCall(PetscMalloc2(nreq * D + 1, &xs, nreq + 1, &want));
+  for (pm_gidx_t r = 0; r < nreq; r++) want[r] = r * N / m;
+  PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), D, nreq, want, xs));
+  if (rank != 0 || m < 3) {
+    PetscCall(PetscFree2(xs, want));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  kk = (int)PetscMin((pm_gidx_t)k, m - 1);
+  nq = PetscMin(m, PROBE_Q);
   b = (knn_block_t){0, m, D, xs};
   PetscCall(knn_tree_create(&b, knn->leaf, &t));
   PetscCall(PetscMalloc3(nq * (kk + 1), &ind, nq * (kk + 1), &dist, nq, &order));
@@ -43,10 +49,10 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, int
       for (int d = 0; d < D; d++) xq[r * D + d] = xs[order[r] * D + d];
     {
       knn_block_t q = {0, nq, D, xq};
-      int64_t     ev;
+      int64_t     ev = 0;
       PetscCall(knn_lists_init(&h, nq, -1 - m, kk, ind, dist)); /* row_start outside: self not rejected */
       PetscCall(knn_buf_create(1, KNN_TREE_BUF, kk, &buf));
-      ev = knn_tree_query(t, &q, NULL, nq, &h, &buf);
+      PetscCall(knn_tree_query(t, &q, NULL, nq, &h, &buf, &ev));
       *f = (double)ev / ((double)nq * (double)m);
       PetscCall(knn_buf_destroy(&buf));
       PetscCall(knn_lists_free(&h));
@@ -55,14 +61,14 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, int
   }
   PetscCall(PetscFree3(ind, dist, order));
   PetscCall(knn_tree_destroy(&t));
-  PetscCall(PetscFree(xs));
+  PetscCall(PetscFree2(xs, want));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method)
 {
-  double f, fsum;
-  int    size, choice;
+  double f;
+  int    choice;
 
   PetscFunctionBeginUser;
   if (knn->method != PM_KNN_AUTO) {
@@ -70,13 +76,12 @@ PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscLogEventBegin(knn->ev_probe, 0, 0, 0, 0));
-  PetscCall(probe_fraction(knn, mine, k, &f));
-  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  PetscCallMPI(MPI_Allreduce(&f, &fsum, 1, MPI_DOUBLE, MPI_SUM, knn->comm));
-  choice = fsum / size < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE;
-  PetscCallMPI(MPI_Bcast(&choice, 1, MPI_INT, 0, knn->comm)); /* one verdict, whatever the rounding */
+  PetscCall(probe_fraction(knn, mine, n_global, k, &f));
+  choice = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE;
+  PetscCallMPI(MPI_Bcast(&choice, 1, MPI_INT, 0, knn->comm)); /* rank 0 probed */
+  PetscCallMPI(MPI_Bcast(&f, 1, MPI_DOUBLE, 0, knn->comm));
   *method = (pm_knn_method_t)choice;
-  PetscCall(PetscInfo(NULL, "kNN auto: tree/brute distance fraction %.4f on a %" PRId64 "-point probe -> %s\n", fsum / size, PetscMin(n_global, (pm_gidx_t)PROBE_M), pm_knn_method_names[choice]));
+  PetscCall(PetscInfo(NULL, "kNN auto: the tree needs %.4f of the brute-force distances on a %" PRId64 "-point probe -> %s\n", f, PetscMin(n_global, (pm_gidx_t)PROBE_M), pm_knn_method_names[choice]));
   PetscCall(PetscLogEventEnd(knn->ev_probe, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -4,7 +4,7 @@
  * chunks so the transfer progresses during the compute). Memory: two blocks of ceil(N/P) rows. */
 #include "graph/graph_impl.h"
 
-#define RING_CHUNK_ROWS 8192 /* rows of the block (brute) or queries (tree) between MPI_Testall */
+#define RING_CHUNK_ROWS 4096 /* rows of the block (brute) or queries (tree) between MPI_Testall */
 
 typedef struct {
   pm_knn_t          *knn;
@@ -37,16 +37,18 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
   }
   PetscCall(PetscFree(loc));
-  PetscCall(PetscMalloc1(q->n * D + 1, &c->qc));
+  /* augmented centred rows [x - mu, 1] and |x - mu|^2 for the tiles (see knn_tile.c) */
+  PetscCall(PetscMalloc1(q->n * (D + 1) + 1, &c->qc));
   PetscCall(PetscMalloc1(q->n + 1, &c->qn));
   for (pm_gidx_t i = 0; i < q->n; i++) {
     double s = 0.0;
     for (int d = 0; d < D; d++) {
-      double t           = q->x[i * D + d] - c->mu[d];
-      c->qc[i * D + d]   = t;
+      double t                 = q->x[i * D + d] - c->mu[d];
+      c->qc[i * (D + 1) + d]   = t;
       s += t * t;
     }
-    c->qn[i] = s;
+    c->qc[i * (D + 1) + D] = 1.0;
+    c->qn[i]               = s;
   }
   PetscCall(PetscMalloc1(knn_brute_work_size(c->knn, D, RING_CHUNK_ROWS < nmax ? RING_CHUNK_ROWS : nmax), &c->work));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -85,7 +87,7 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
     }
     for (pm_gidx_t r0 = 0; r0 < q->n; r0 += RING_CHUNK_ROWS) {
       pm_gidx_t nq = q->n - r0 < RING_CHUNK_ROWS ? q->n - r0 : RING_CHUNK_ROWS;
-      c->evals += knn_tree_query(t, q, c->order + r0, nq, c->h, &c->buf);
+      PetscCall(knn_tree_query(t, q, c->order + r0, nq, c->h, &c->buf, &c->evals));
       PetscCall(test_requests(nreq, req));
     }
     PetscCall(knn_tree_destroy(&t));
@@ -131,7 +133,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   if (method == PM_KNN_BRUTE) {
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn->tile, PetscMax(h->k, 64), h->k, &c.buf));
-  } else PetscCall(knn_buf_create(1, KNN_TREE_BUF, h->k, &c.buf));
+  } else PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
   PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
   if (size > 1) {
     PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));

@@ -1,7 +1,12 @@
 /* kd-tree over one block of points (median split on the widest coordinate, tight bounding box per
- * node). Queried with each row's current k-th distance as the pruning radius, so a tree over a
- * remote block in the ring only opens the few leaves that can still improve a list. */
+ * node). Queried by groups of nearby rows (consecutive in the own tree's order) with each row's
+ * current k-th distance as pruning radius: one traversal per group, box-to-box bounds, and at a
+ * leaf the distances of one row to all leaf points at once (leaf coordinates stored transposed,
+ * so the loop runs across points while each distance still sums its coordinates in order: the
+ * same bits as knn_dist2). A tree over a remote block in the ring only opens the few leaves that
+ * can still improve a list. */
 #include "graph/graph_impl.h"
+#include <emmintrin.h>
 
 typedef struct {
   pm_gidx_t lo, hi;        /* points [lo, hi) in tree order */
@@ -12,7 +17,7 @@ struct knn_tree {
   int        dim, leaf;
   pm_gidx_t  n, start, nnodes, cap;
   pm_gidx_t *perm; /* tree position -> local row of the block */
-  double    *px;   /* points in tree order, n x dim */
+  double    *px;   /* leaf by leaf, transposed: leaf [lo, hi) holds dim rows of hi - lo values */
   node_t    *nodes;
   double    *box; /* per node: dim lows then dim highs */
 };
@@ -108,8 +113,12 @@ PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **tree
   t->nodes[0] = (node_t){0, b->n, -1, -1};
   t->nnodes   = 1;
   if (b->n > 0) build_node(t, b->x, 0);
-  for (pm_gidx_t p = 0; p < b->n; p++)
-    for (int d = 0; d < D; d++) t->px[p * D + d] = b->x[t->perm[p] * D + d];
+  for (pm_gidx_t nd = 0; nd < t->nnodes; nd++) {
+    node_t *N = &t->nodes[nd];
+    if (N->left >= 0) continue;
+    for (pm_gidx_t p = N->lo; p < N->hi; p++)
+      for (int d = 0; d < D; d++) t->px[N->lo * D + d * (N->hi - N->lo) + (p - N->lo)] = b->x[t->perm[p] * D + d];
+  }
   *tree = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -128,33 +137,89 @@ PetscErrorCode knn_tree_destroy(knn_tree_t **tree)
 
 const pm_gidx_t *knn_tree_order(const knn_tree_t *t) { return t->perm; }
 
-/* Squared distance from q to the box of node nd (a lower bound of every point inside). */
-static inline double box_lb2(const knn_tree_t *t, pm_gidx_t nd, const double *q)
+/* Squared distance between box [glo, ghi] and the box of node nd (a point box when glo == ghi):
+ * a lower bound of every distance between the two. */
+static inline double box_box_lb2(const knn_tree_t *t, pm_gidx_t nd, const double *glo, const double *ghi)
 {
-  int           D  = t->dim;
+  int           D  = t->dim, d = 0;
   const double *lo = t->box + 2 * D * nd, *hi = lo + D;
-  double        s  = 0.0;
+  __m128d       s  = _mm_setzero_pd(), z = _mm_setzero_pd();
+  double        r[2];
 
-  for (int d = 0; d < D; d++) {
-    double e = lo[d] - q[d], f = q[d] - hi[d];
-    e = e > f ? e : f;
-    if (e > 0.0) s += e * e;
+  /* two coordinates at a time: e = max(lo - ghi, glo - hi, 0); only a bound, so the grouping of
+     the sum does not matter (the bounds carry a relative slack far above its rounding) */
+  for (; d + 2 <= D; d += 2) {
+    __m128d e = _mm_sub_pd(_mm_loadu_pd(lo + d), _mm_loadu_pd(ghi + d));
+    __m128d f = _mm_sub_pd(_mm_loadu_pd(glo + d), _mm_loadu_pd(hi + d));
+    e         = _mm_max_pd(_mm_max_pd(e, f), z);
+    s         = _mm_add_pd(s, _mm_mul_pd(e, e));
   }
-  return s;
+  _mm_storeu_pd(r, s);
+  r[0] += r[1];
+  for (; d < D; d++) {
+    double e = lo[d] - ghi[d], f = glo[d] - hi[d];
+    e = e > f ? e : f;
+    if (e > 0.0) r[0] += e * e;
+  }
+  return r[0];
 }
 
-static void query_node(const knn_tree_t *t, pm_gidx_t nd, const double *q, pm_gidx_t i, knn_lists_t *L, knn_buf_t *B, int64_t *count)
+/* Exact squared distances of q to the np points of a transposed leaf (bitwise knn_dist2). */
+static void leaf_dist2(const double *xt, int np, int D, const double *q, double *out)
+{
+  for (int p = 0; p < np; p++) out[p] = 0.0;
+  for (int d = 0; d < D; d++) {
+    const double *row = xt + (size_t)d * np;
+    double        qd  = q[d];
+    for (int p = 0; p < np; p++) {
+      double e = qd - row[p];
+      out[p] += e * e;
+    }
+  }
+}
+
+typedef struct {
+  const knn_block_t *q;
+  const pm_gidx_t   *rows; /* local rows of the group */
+  int                ng;
+  double            *glo, *ghi, *d2; /* group box; distances to one leaf */
+  knn_lists_t       *L;
+  knn_buf_t         *B;
+  int64_t            count;
+} group_t;
+
+static double group_bound2(const group_t *G)
+{
+  double m = 0.0;
+  for (int r = 0; r < G->ng; r++) m = G->L->bound2[G->rows[r]] > m ? G->L->bound2[G->rows[r]] : m;
+  return m;
+}
+
+static void visit_leaf(const knn_tree_t *t, const node_t *N, group_t *G)
+{
+  int           D  = t->dim, np = (int)(N->hi - N->lo);
+  const double *xt = t->px + N->lo * D;
+
+  for (int r = 0; r < G->ng; r++) {
+    pm_gidx_t     i = G->rows[r];
+    const double *q = G->q->x + i * D;
+    if (G->ng > 1 && box_box_lb2(t, N - t->nodes, q, q) > G->L->bound2[i]) continue;
+    leaf_dist2(xt, np, D, q, G->d2);
+    for (int p = 0; p < np; p++) knn_offer(G->L, G->B, r, i, G->d2[p], t->start + t->perm[N->lo + p]);
+    G->count += np;
+  }
+}
+
+static void query_node(const knn_tree_t *t, pm_gidx_t nd, group_t *G)
 {
   const node_t *N = &t->nodes[nd];
-  int           D = t->dim;
 
   if (N->left < 0) {
-    for (pm_gidx_t p = N->lo; p < N->hi; p++) knn_offer(L, B, 0, i, knn_dist2(q, t->px + p * D, D), t->start + t->perm[p]);
-    *count += N->hi - N->lo;
+    visit_leaf(t, N, G);
     return;
   }
   {
-    double    ll = box_lb2(t, N->left, q), lr = box_lb2(t, N->right, q);
+    double    ll = box_box_lb2(t, N->left, G->glo, G->ghi), lr = box_box_lb2(t, N->right, G->glo, G->ghi);
     pm_gidx_t a = N->left, b = N->right;
     if (lr < ll) {
       double s = ll;
@@ -163,20 +228,47 @@ static void query_node(const knn_tree_t *t, pm_gidx_t nd, const double *q, pm_gi
       a        = N->right;
       b        = N->left;
     }
-    if (ll <= L->bound2[i]) query_node(t, a, q, i, L, B, count);
-    if (lr <= L->bound2[i]) query_node(t, b, q, i, L, B, count);
+    if (ll <= group_bound2(G)) query_node(t, a, G);
+    if (lr <= group_bound2(G)) query_node(t, b, G);
   }
 }
 
-int64_t knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B)
+PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B, int64_t *count)
 {
-  int64_t count = 0;
+  group_t    G = {q, NULL, 0, NULL, NULL, NULL, L, B, 0};
+  int        D = q->dim, gs = B->rows;
+  pm_gidx_t *seq = NULL;
+  double    *work;
 
-  if (t->n == 0) return 0;
-  for (pm_gidx_t r = 0; r < nq; r++) {
-    pm_gidx_t i = order ? order[r] : r;
-    if (box_lb2(t, 0, q->x + i * q->dim) <= L->bound2[i]) query_node(t, 0, q->x + i * q->dim, i, L, B, &count);
-    knn_flush(L, B, 0, i);
+  PetscFunctionBeginUser;
+  if (t->n == 0) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!order) {
+    PetscCall(PetscMalloc1(nq + 1, &seq));
+    for (pm_gidx_t r = 0; r < nq; r++) seq[r] = r;
+    order = seq;
   }
-  return count;
+  PetscCall(PetscMalloc1(2 * D + t->leaf + 1, &work));
+  G.glo = work;
+  G.ghi = work + D;
+  G.d2  = work + 2 * D;
+  for (pm_gidx_t r0 = 0; r0 < nq; r0 += gs) {
+    G.rows = order + r0;
+    G.ng   = (int)(nq - r0 < gs ? nq - r0 : gs);
+    for (int d = 0; d < D; d++) {
+      G.glo[d] = PETSC_INFINITY;
+      G.ghi[d] = -PETSC_INFINITY;
+    }
+    for (int r = 0; r < G.ng; r++)
+      for (int d = 0; d < D; d++) {
+        double v = q->x[G.rows[r] * D + d];
+        G.glo[d] = v < G.glo[d] ? v : G.glo[d];
+        G.ghi[d] = v > G.ghi[d] ? v : G.ghi[d];
+      }
+    if (box_box_lb2(t, 0, G.glo, G.ghi) <= group_bound2(&G)) query_node(t, 0, &G);
+    for (int r = 0; r < G.ng; r++) knn_flush(L, B, r, G.rows[r]);
+  }
+  PetscCall(PetscFree(work));
+  PetscCall(PetscFree(seq));
+  *count += G.count;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
