@@ -1,12 +1,13 @@
 /* Optimal neighbourhood size k* (ALGORITHMS.md 3.1): for j = 4, 5, ... < k compare the k = j-1
  * ball volume of point i with that of its j-th neighbour; stop at the first D > Dthr; k* = j - 1.
- * The neighbours' (j-1)-th distances live on other ranks: they are fetched in bulk, one exchange
- * per batch of points (element (g, j-1) of the distributed distance table, as a table of 1-wide
- * rows), never one message per edge. Batches bound the memory to O(batch * k) per rank. */
+ * The neighbours' (j-1)-th distances live on other ranks: they are fetched in bulk (element
+ * (g, j-1) of the distributed distance table, seen as a table of 1-wide rows), one exchange per
+ * window of columns per batch of points, never one message per edge. Batches bound the memory to
+ * O(batch * k) per rank. */
 #include "density/density_impl.h"
 #include <math.h>
 
-#define KSTAR_BATCH 8192 /* points per bulk exchange */
+#define KSTAR_BATCH 16384 /* points per batch of bulk exchanges */
 
 double pm_den_omega(double d) { return exp(d / 2.0 * log(M_PI) - lgamma((d + 2.0) / 2.0)); }
 
@@ -40,25 +41,51 @@ PetscErrorCode pm_den_chi2_isf1(MPI_Comm comm, double alpha, double *dthr)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Test loop of one point; nb[j - 4] = r_{j-1} of its j-th neighbour. */
-static int64_t kstar_point(const double *dist, const double *nb, int maxk, double d, double omega, double dthr)
+/* Continue the test loop of one point over j in [lo, hi); nb[j - lo] = r_{j-1} of its j-th
+ * neighbour. Returns k* = j - 1 at the first rejection, or 0 if none in the window. */
+static int64_t kstar_window(const double *dist, const double *nb, int lo, int hi, double d, double omega, double dthr)
 {
-  int j = 4;
-  while (j < maxk) {
+  for (int j = lo; j < hi; j++) {
     int    ks = j - 1;
-    double vi = omega * pow(dist[ks], d), vj = omega * pow(nb[j - 4], d);
+    double vi = omega * pow(dist[ks], d), vj = omega * pow(nb[j - lo], d);
     double D  = -2.0 * ks * (log(vi) + log(vj) - 2.0 * log(vi + vj) + log(4.0));
-    if (D > dthr) break;
-    j++;
+    if (D > dthr) return j - 1;
   }
-  return j - 1;
+  return 0;
+}
+
+/* One batch of local points [i0, i1). The test columns are fetched in windows of doubling width
+ * ([4,12), [12,28), [28,60), ...): points that stopped early request nothing more, so the data moved
+ * is about twice what the tests read. The window schedule is the same on every rank (collective). */
+static PetscErrorCode kstar_batch(const pm_graph_t *g, const pm_gidx_t *starts, pm_gidx_t i0, pm_gidx_t i1, double d, double omega, double dthr, pm_gidx_t *active, pm_gidx_t *want, double *nbd, int64_t *kstar)
+{
+  int       maxk = g->k, ncol = g->ncol;
+  pm_gidx_t na   = 0;
+
+  PetscFunctionBeginUser;
+  for (pm_gidx_t i = i0; i < i1; i++) active[na++] = i;
+  for (int lo = 4, w = 8; lo < maxk; lo += w, w *= 2) {
+    int       hi = lo + w < maxk ? lo + w : maxk;
+    pm_gidx_t nr = 0, keep = 0;
+    for (pm_gidx_t a = 0; a < na; a++)
+      for (int j = lo; j < hi; j++) want[nr++] = g->ind[active[a] * ncol + j] * ncol + (j - 1);
+    PetscCall(pm_fetch_rows_layout(g->comm, starts, g->dist, sizeof(double), 1, nr, want, nbd));
+    for (pm_gidx_t a = 0; a < na; a++) {
+      pm_gidx_t i  = active[a];
+      int64_t   ks = kstar_window(g->dist + i * ncol, nbd + a * (hi - lo), lo, hi, d, omega, dthr);
+      if (ks) kstar[i] = ks;
+      else active[keep++] = i;
+    }
+    na = keep;
+  }
+  for (pm_gidx_t a = 0; a < na; a++) kstar[active[a]] = maxk - 1; /* never rejected: the cap */
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode pm_den_kstar(const pm_graph_t *g, double d, double dthr, int64_t *kstar, pm_gidx_t *ncapped)
 {
   int        size, maxk = g->k, ncol = g->ncol, w = maxk > 4 ? maxk - 4 : 0;
-  pm_gidx_t *starts, nbatch, nb_loc, capped = 0;
-  pm_gidx_t *want;
+  pm_gidx_t *starts, nbatch, nb_loc, capped = 0, *want, *active;
   double    *nbd, omega = pm_den_omega(d);
 
   PetscFunctionBeginUser;
@@ -67,22 +94,17 @@ PetscErrorCode pm_den_kstar(const pm_graph_t *g, double d, double dthr, int64_t 
   for (int r = 0; r <= size; r++) starts[r] *= ncol; /* element table: global element g*ncol + c */
   nb_loc = (g->n_local + KSTAR_BATCH - 1) / KSTAR_BATCH;
   PetscCallMPI(MPI_Allreduce(&nb_loc, &nbatch, 1, MPI_INT64_T, MPI_MAX, g->comm));
-  PetscCall(PetscMalloc2((size_t)KSTAR_BATCH * w + 1, &want, (size_t)KSTAR_BATCH * w + 1, &nbd));
+  PetscCall(PetscMalloc3((size_t)KSTAR_BATCH * w + 1, &want, (size_t)KSTAR_BATCH * w + 1, &nbd, KSTAR_BATCH, &active));
   for (pm_gidx_t b = 0; b < nbatch; b++) {
-    pm_gidx_t i0 = b * KSTAR_BATCH, i1 = i0 + KSTAR_BATCH, nreq;
+    pm_gidx_t i0 = b * KSTAR_BATCH, i1 = i0 + KSTAR_BATCH;
     if (i0 > g->n_local) i0 = g->n_local;
     if (i1 > g->n_local) i1 = g->n_local;
-    nreq = (i1 - i0) * w;
-    for (pm_gidx_t i = i0; i < i1; i++)
-      for (int j = 4; j < maxk; j++) want[(i - i0) * w + (j - 4)] = g->ind[i * ncol + j] * ncol + (j - 1);
-    PetscCall(pm_fetch_rows_layout(g->comm, starts, g->dist, sizeof(double), 1, nreq, want, nbd));
-    for (pm_gidx_t i = i0; i < i1; i++) {
-      kstar[i] = kstar_point(g->dist + i * ncol, nbd + (i - i0) * w, maxk, d, omega, dthr);
-      if (kstar[i] == maxk - 1) capped++;
-    }
+    PetscCall(kstar_batch(g, starts, i0, i1, d, omega, dthr, active, want, nbd, kstar));
   }
+  for (pm_gidx_t i = 0; i < g->n_local; i++)
+    if (kstar[i] == maxk - 1) capped++;
   PetscCallMPI(MPI_Allreduce(&capped, ncapped, 1, MPI_INT64_T, MPI_SUM, g->comm));
-  PetscCall(PetscFree2(want, nbd));
+  PetscCall(PetscFree3(want, nbd, active));
   PetscCall(PetscFree(starts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
