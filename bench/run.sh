@@ -5,7 +5,8 @@ set -u
 cd "$(dirname "$0")/.."
 export BIN="${BIN:-bin}" BB="${BB:-build/bench}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader"
+export PATH="/usr/bin:$PATH"  # Debian python3 (numpy, h5py) even where another python comes first
+export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader -mca mpi_yield_when_idle 1"
 export PM_GIT="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 export BENCH_TMP="${BENCH_TMP:-${TMPDIR:-/tmp}/phasemap-bench}"
 mkdir -p bench/results "$BENCH_TMP"

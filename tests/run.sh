@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 export BIN="${BIN:-bin}" TB="${TB:-build/tests}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader"
+export PATH="/usr/bin:$PATH"  # Debian python3 (numpy, h5py) even where another python comes first
+export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader -mca mpi_yield_when_idle 1"
 if [ -n "${PM_ASAN:-}" ]; then
   # Open MPI's dlopen'ed components leak by design and cannot be suppressed by name, so LeakSanitizer
   # is off; our own heap goes through PetscMalloc, whose -malloc_dump report fails the test instead.

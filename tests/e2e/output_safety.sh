@@ -10,7 +10,7 @@ run() { $PM_MPIRUN -n 2 "$BIN/phasemap" "$@" >"$tmp/log" 2>&1; }
 
 run -input $IN -output "$tmp/a.h5" -stages knn,id -knn_k 20 -quiet || { cat "$tmp/log"; fail "plain run failed"; }
 [ -f "$tmp/a.h5" ] && [ ! -e "$tmp/a.h5.partial" ] || fail "output or partial file wrong after success"
-python3 - "$tmp/a.h5" <<'PY' || fail "root attributes"
+/usr/bin/python3 - "$tmp/a.h5" <<'PY' || fail "root attributes"
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 for a in ("phasemap_version", "git_hash", "options", "mpi_ranks", "input_path", "input_sha256", "created", "complete"):

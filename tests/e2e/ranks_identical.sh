@@ -7,5 +7,5 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for n in 1 2 3; do
   $PM_MPIRUN -n $n "$BIN/phasemap" $opts -output "$tmp/$name.np$n.h5" -quiet
 done
-python3 tests/tools/h5same.py "$tmp/$name.np1.h5" "$tmp/$name.np2.h5" "$@"
-python3 tests/tools/h5same.py "$tmp/$name.np1.h5" "$tmp/$name.np3.h5" "$@"
+/usr/bin/python3 tests/tools/h5same.py "$tmp/$name.np1.h5" "$tmp/$name.np2.h5" "$@"
+/usr/bin/python3 tests/tools/h5same.py "$tmp/$name.np1.h5" "$tmp/$name.np3.h5" "$@"
