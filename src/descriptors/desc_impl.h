@@ -79,13 +79,15 @@ PetscErrorCode pm_nlist_free(pm_nlist_t *nl);
 #define PM_STEINHARDT_LMAX 20
 #define PM_LM(l, m)        ((l) * ((l) + 1) / 2 + (m))
 typedef struct {
-  int     lmax;
-  double *a, *b, *diag;
+  int           lmax;
+  double       *a, *b, *diag;
+  unsigned char use[PM_STEINHARDT_LMAX + 1]; /* degrees accumulated by pm_ylm_add (all by default) */
 } pm_ylm_t;
 PetscErrorCode pm_ylm_create(int lmax, pm_ylm_t **ylm);
 PetscErrorCode pm_ylm_destroy(pm_ylm_t **ylm);
-/* re/im[PM_LM(l, m)] += w Y_lm(u), 0 <= m <= l <= lmax, u a unit vector (Condon-Shortley phase). */
-void pm_ylm_add(const pm_ylm_t *ylm, const double u[3], double w, double *re, double *im);
+/* re/im[PM_LM(l, m)] += Y_lm(u), 0 <= m <= l <= lmax, for the degrees with use[l] set; u a unit
+ * vector (Condon-Shortley phase). lmax <= PM_STEINHARDT_LMAX. */
+void pm_ylm_add(const pm_ylm_t *ylm, const double u[3], double *re, double *im);
 double pm_wigner3j(int j1, int j2, int j3, int m1, int m2, int m3);
 /* Folded w_l terms: n sorted triples m[3i..3i+2] with coefficients c[i] (PetscFree2(m, c)). */
 PetscErrorCode pm_w3j_table(int l, int *n, int **m, double **c);

@@ -54,6 +54,8 @@ static PetscErrorCode setup(pm_steinhardt_t *S)
     if (S->wl) PetscCall(pm_w3j_table(S->l[a], &S->ntri[a], &S->tri_m[a], &S->tri_c[a]));
   }
   PetscCall(pm_ylm_create(S->lmax, &S->ylm));
+  for (int l = 0; l <= S->lmax; l++) S->ylm->use[l] = 0;
+  for (int a = 0; a < S->nl; a++) S->ylm->use[S->l[a]] = 1;
   PetscCall(PetscMalloc2(PM_LM(S->lmax, S->lmax) + 1, &S->re, PM_LM(S->lmax, S->lmax) + 1, &S->im));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -131,7 +133,7 @@ static void bond_qlm(pm_steinhardt_t *S, int64_t nb, const double *d, double *v)
   for (int64_t e = 0; e < nb; e++) {
     const double *x = d + 4 * e;
     double        r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]), u[3] = {x[0] / r, x[1] / r, x[2] / r};
-    pm_ylm_add(S->ylm, u, 1.0, S->re, S->im);
+    pm_ylm_add(S->ylm, u, S->re, S->im);
   }
   for (int a = 0; a < S->nl; a++) {
     int l = S->l[a];

@@ -24,8 +24,9 @@ PetscErrorCode pm_ylm_create(int lmax, pm_ylm_t **ylm)
       if (l >= m + 2) {
         Y->a[k] = sqrt((4.0 * l * l - 1.0) / ((double)l * l - (double)m * m));
         Y->b[k] = sqrt(((l - 1.0) * (l - 1.0) - (double)m * m) / (4.0 * (l - 1.0) * (l - 1.0) - 1.0));
-      } else if (l == m + 1) Y->a[k] = sqrt(2.0 * m + 3.0);
+      } else if (l == m + 1) Y->a[k] = sqrt(2.0 * m + 3.0); /* b = 0: the general step with R_{m-1}^m = 0 */
     }
+  for (int l = 0; l <= lmax; l++) Y->use[l] = 1;
   *ylm = Y;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -39,23 +40,25 @@ PetscErrorCode pm_ylm_destroy(pm_ylm_t **ylm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* re/im[PM_LM(l, m)] += w * Y_lm(u) for 0 <= m <= l <= lmax; u is a unit vector. */
-void pm_ylm_add(const pm_ylm_t *Y, const double u[3], double w, double *re, double *im)
+/* re/im[PM_LM(l, m)] += Y_lm(u) for 0 <= m <= l <= lmax with Y->use[l] set; u is a unit vector. */
+void pm_ylm_add(const pm_ylm_t *Y, const double u[3], double *re, double *im)
 {
   double z = u[2], cr = 1.0, ci = 0.0; /* (u_x + i u_y)^m */
 
   for (int m = 0; m <= Y->lmax; m++) {
     double r2 = 0.0, r1 = Y->diag[m], r0;
-    double pr = w * cr, pi = w * ci;
     int    k  = PM_LM(m, m);
-    re[k] += r1 * pr;
-    im[k] += r1 * pi;
+    if (Y->use[m]) {
+      re[k] += r1 * cr;
+      im[k] += r1 * ci;
+    }
     for (int l = m + 1; l <= Y->lmax; l++) {
-      k = PM_LM(l, m);
-      if (l == m + 1) r0 = Y->a[k] * z * r1;
-      else r0 = Y->a[k] * (z * r1 - Y->b[k] * r2);
-      re[k] += r0 * pr;
-      im[k] += r0 * pi;
+      k  = PM_LM(l, m);
+      r0 = Y->a[k] * (z * r1 - Y->b[k] * r2);
+      if (Y->use[l]) {
+        re[k] += r0 * cr;
+        im[k] += r0 * ci;
+      }
       r2 = r1;
       r1 = r0;
     }

@@ -251,7 +251,7 @@ static void test_ylm_3j(void)
   pm_ylm_create(20, &Y);
   memset(re, 0, sizeof re);
   memset(im, 0, sizeof im);
-  pm_ylm_add(Y, u, 1.0, re, im);
+  pm_ylm_add(Y, u, re, im);
   for (int l = 0; l <= 20; l++) { /* addition theorem: sum_m |Y_lm|^2 = (2l+1)/(4 pi) */
     double s = re[PM_LM(l, 0)] * re[PM_LM(l, 0)];
     for (int m = 1; m <= l; m++) s += 2 * (re[PM_LM(l, m)] * re[PM_LM(l, m)] + im[PM_LM(l, m)] * im[PM_LM(l, m)]);
