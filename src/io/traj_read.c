@@ -4,7 +4,6 @@
 #include "io/traj_impl.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,7 +132,26 @@ static int64_t carry_cut(gzFile gz, carry_t *c, int64_t hi)
   }
 }
 
-static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, char **text, size_t *len)
+/* Hand a piece of rank r's lines to r (the root parses its own). len -1: give up, 0: r is done. */
+static PetscErrorCode put_piece(pm_traj_t *t, MPI_Comm comm, int64_t k, int r, char *b, int64_t len, int collect, pm_parsed_t *p)
+{
+  PetscFunctionBeginUser;
+  if (r == 0) {
+    if (len > 0) {
+      char keep = b[len];
+      PetscCall(pm_traj_parse_block(t, &t->rec[k], b, (size_t)len, collect, p));
+      b[len] = keep;
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCallMPI(MPI_Send(&len, 1, MPI_INT64_T, r, 0, comm));
+  if (len > 0) PetscCallMPI(MPI_Send(b, (int)len, MPI_BYTE, r, 1, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* .gz: the first rank decompresses the frame once (its stream only moves forward between frames
+ * read in order) and sends every rank its lines in pieces of at most PM_TRAJ_PIECE bytes. */
+static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p)
 {
   int       rank, size, ok = 1;
   int64_t   a = t->rec[k].atoms_offset, e = t->atoms_end[k], n;
@@ -143,8 +161,6 @@ static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, char **tex
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  *text = NULL;
-  *len  = 0;
   if (rank == 0) {
     carry_t c = {NULL, 0, 0, a, e};
     if (!t->gz) {
@@ -153,35 +169,39 @@ static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, char **tex
     }
     if (!t->gz || gzseek(t->gz, (z_off_t)a, SEEK_SET) != (z_off_t)a) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot reopen or seek the compressed file: %s", t->path, strerror(errno));
     for (int r = 0; r < size; r++) {
+      int64_t hi;
       pm_block_range(e - a, size, r, &lo, &cnt);
-      n = ok ? carry_cut(t->gz, &c, r == size - 1 ? e : a + lo + cnt) : -1;
-      if (n < 0 && ok) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot decompress frame %" PRId64 " (at byte %" PRId64 "); is the .gz file complete?", t->path, k, c.cur);
-      if (r == 0 && n >= 0) {
-        PetscCall(PetscMalloc1(n + 1, text));
-        PetscCall(PetscMemcpy(*text, c.b, n));
-        (*text)[n] = 0;
-        *len       = (size_t)n;
-      } else if (r > 0) {
-        int64_t m = n; /* -1 tells the receiver to give up */
-        PetscCheck(n < INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "%s: a rank's share of frame %" PRId64 " exceeds 2 GB; use more ranks", t->path, k);
-        PetscCallMPI(MPI_Send(&m, 1, MPI_INT64_T, r, 0, comm));
-        if (n > 0) PetscCallMPI(MPI_Send(c.b, (int)n, MPI_BYTE, r, 1, comm));
-      }
-      if (n > 0) {
+      hi = r == size - 1 ? e : a + lo + cnt;
+      while (ok && c.cur < hi) {
+        n = carry_cut(t->gz, &c, PetscMin(hi, c.cur + (int64_t)PM_TRAJ_PIECE));
+        if (n <= 0) {
+          ok = 0;
+          PetscSNPrintf(why, sizeof why, "%s: cannot decompress frame %" PRId64 " (at byte %" PRId64 "); is the .gz file complete?", t->path, k, c.cur);
+          break;
+        }
+        PetscCall(put_piece(t, comm, k, r, c.b, n, collect, p));
         memmove(c.b, c.b + n, c.n - (size_t)n);
         c.n -= (size_t)n;
         c.cur += n;
       }
+      PetscCall(put_piece(t, comm, k, r, c.b, ok ? 0 : -1, collect, p));
     }
     PetscCall(PetscFree(c.b));
   } else {
-    PetscCallMPI(MPI_Recv(&n, 1, MPI_INT64_T, 0, 0, comm, MPI_STATUS_IGNORE));
-    if (n >= 0) {
-      PetscCall(PetscMalloc1(n + 1, text));
-      if (n > 0) PetscCallMPI(MPI_Recv(*text, (int)n, MPI_BYTE, 0, 1, comm, MPI_STATUS_IGNORE));
-      (*text)[n] = 0;
-      *len       = (size_t)n;
+    char  *buf = NULL;
+    size_t cap = 0;
+    for (;;) {
+      PetscCallMPI(MPI_Recv(&n, 1, MPI_INT64_T, 0, 0, comm, MPI_STATUS_IGNORE));
+      if (n <= 0) break;
+      if ((size_t)n > cap) {
+        PetscCall(PetscFree(buf));
+        cap = (size_t)n;
+        PetscCall(PetscMalloc1(cap + 1, &buf));
+      }
+      PetscCallMPI(MPI_Recv(buf, (int)n, MPI_BYTE, 0, 1, comm, MPI_STATUS_IGNORE));
+      PetscCall(pm_traj_parse_block(t, &t->rec[k], buf, (size_t)n, collect, p));
     }
+    PetscCall(PetscFree(buf));
   }
   PetscCall(pm_agree(comm, (PetscBool)ok, why));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -190,13 +210,8 @@ static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, char **tex
 PetscErrorCode pm_traj_read_parse(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p)
 {
   PetscFunctionBeginUser;
-  if (t->is_gz) {
-    char  *text;
-    size_t len;
-    PetscCall(read_gz(t, comm, k, &text, &len));
-    PetscCall(pm_traj_parse_block(t, &t->rec[k], text, len, collect, p));
-    PetscCall(PetscFree(text));
-  } else PetscCall(read_plain(t, comm, k, collect, p));
+  if (t->is_gz) PetscCall(read_gz(t, comm, k, collect, p));
+  else PetscCall(read_plain(t, comm, k, collect, p));
   if (!p->id) { /* no lines here: still allocate the (empty) arrays */
     char z = 0;
     PetscCall(pm_traj_parse_block(t, &t->rec[k], &z, 0, collect, p));
