@@ -18,11 +18,13 @@ struct pm_knn {
   PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe;
 };
 
-/* A block of points in the input coordinates: global index of row r is start + r. */
+/* A block of points in the input coordinates: global index of row r is gidx[r], or start + r
+ * when gidx is NULL. */
 typedef struct {
-  pm_gidx_t     start, n;
-  int           dim;
-  const double *x; /* n x dim */
+  pm_gidx_t        start, n;
+  int              dim;
+  const double    *x; /* n x dim */
+  const pm_gidx_t *gidx;
 } knn_block_t;
 
 /* Per-row bounded candidate lists, kept in the graph arrays themselves (no memory beyond the
@@ -38,6 +40,7 @@ typedef struct {
   double    *dist;
   int       *fill;
   double    *bound2;
+  const pm_gidx_t *self; /* global index of local row i, or NULL: row_start + i */
 } knn_lists_t;
 
 /* Candidate buffers for `rows` rows (row r of the buffer serves one local row at a time). */
@@ -73,7 +76,7 @@ void           knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i);
 static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, double d2, pm_gidx_t g)
 {
   int c;
-  if (d2 > L->bound2[i] || g == L->row_start + i) return;
+  if (d2 > L->bound2[i] || g == (L->self ? L->self[i] : L->row_start + i)) return;
   c                        = B->cnt[r]++;
   B->d2[(size_t)r * B->cap + c] = d2;
   B->g[(size_t)r * B->cap + c]  = g;
@@ -103,6 +106,18 @@ const pm_gidx_t *knn_tree_order(const knn_tree_t *t);
 
 /* knn_ring.c: run the ring over all ranks' blocks with the given method. */
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *L);
+
+/* knn_part.c: spatial layout for the tree method on several ranks. The rows are moved to P
+ * compact cells (recursive bisection at sample quantiles), so a rank's queries only open the few
+ * remote blocks near its cell; the finished rows go back to their owners. Collective. */
+typedef struct {
+  pm_gidx_t  n;    /* rows in this rank's cell */
+  double    *x;    /* n x dim */
+  pm_gidx_t *gidx; /* their global indices */
+} knn_cell_t;
+PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell);
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, const pm_gidx_t *ind, const double *dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
+PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 
 /* knn_probe.c: the -knn_method auto rule. Collective. */
 PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method);

@@ -92,15 +92,43 @@ static PetscErrorCode resolve_k(pm_knn_t *knn, pm_gidx_t N, int *k)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Tree method on several ranks: search in the spatial cell layout, then return the rows. */
+static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, pm_graph_t *g)
+{
+  knn_cell_t  cell;
+  knn_lists_t h;
+  pm_gidx_t  *ind;
+  double     *dist;
+  knn_block_t cb;
+
+  PetscFunctionBeginUser;
+  PetscCall(knn_cell_create(knn, mine, n_global, &cell));
+  cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
+  PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
+  PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
+  h.self = cell.gidx;
+  PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
+  PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
+  knn_lists_finish(&h);
+  PetscCall(knn_cell_return(knn, &cell, g->ncol, ind, dist, mine, g->ind, g->dist));
+  PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
+  PetscCall(knn_lists_free(&h));
+  PetscCall(PetscFree2(ind, dist));
+  PetscCall(knn_cell_destroy(&cell));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Exact graph of X (no duplicates policy). */
 static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_graph_t **graph)
 {
   pm_graph_t     *g;
   knn_lists_t     h;
   pm_knn_method_t method;
-  knn_block_t     mine = {X->row_start, X->n_local, X->dim, X->x};
+  knn_block_t     mine = {X->row_start, X->n_local, X->dim, X->x, NULL};
+  int             size;
 
   PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(knn_choose_method(knn, &mine, X->n_global, k, &method));
   PetscCall(PetscNew(&g));
   g->comm      = X->comm;
@@ -113,12 +141,15 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   g->method    = method;
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
-  PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
-  PetscCall(knn_ring_search(knn, &mine, method, &h));
-  PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
-  knn_lists_finish(&h);
-  PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
-  PetscCall(knn_lists_free(&h));
+  if (method == PM_KNN_TREE && size > 1) PetscCall(search_cells(knn, &mine, X->n_global, g));
+  else {
+    PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
+    PetscCall(knn_ring_search(knn, &mine, method, &h));
+    PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
+    knn_lists_finish(&h);
+    PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
+    PetscCall(knn_lists_free(&h));
+  }
   PetscCall(knn_duplicates_count(knn, g, &g->n_duplicates));
   *graph = g;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -71,7 +71,7 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
   PetscFunctionBeginUser;
   if (c->method == PM_KNN_BRUTE) {
     for (pm_gidx_t j0 = 0; j0 < b->n; j0 += RING_CHUNK_ROWS) {
-      knn_block_t sub = {b->start + j0, b->n - j0 < RING_CHUNK_ROWS ? b->n - j0 : RING_CHUNK_ROWS, b->dim, b->x + j0 * b->dim};
+      knn_block_t sub = {b->start + j0, b->n - j0 < RING_CHUNK_ROWS ? b->n - j0 : RING_CHUNK_ROWS, b->dim, b->x + j0 * b->dim, NULL};
       PetscCall(knn_brute_block(c->knn, q, c->qc, c->qn, &sub, c->mu, c->h, &c->buf, c->work));
       PetscCall(test_requests(nreq, req));
       c->done += q->n * sub.n;
@@ -111,14 +111,50 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Bounding box of the rows of b (lo, hi: dim each). */
+static void block_box(const knn_block_t *b, double *lo, double *hi)
+{
+  int D = b->dim;
+  for (int d = 0; d < D; d++) {
+    lo[d] = PETSC_INFINITY;
+    hi[d] = -PETSC_INFINITY;
+  }
+  for (pm_gidx_t r = 0; r < b->n; r++)
+    for (int d = 0; d < D; d++) {
+      double v = b->x[r * D + d];
+      lo[d]    = v < lo[d] ? v : lo[d];
+      hi[d]    = v > hi[d] ? v : hi[d];
+    }
+}
+
+/* Can block b hold a neighbour of any local row? (box-to-box distance against the largest bound;
+ * only used with the spatial layout of the tree method, where most remote cells are far away) */
+static PetscBool block_needed(ring_ctx_t *c, const knn_block_t *b, const double *qlo, const double *qhi, double *work)
+{
+  int     D = b->dim;
+  double  s = 0.0, mb = 0.0, *lo = work, *hi = work + D;
+
+  if (b->n == 0) return PETSC_FALSE;
+  for (pm_gidx_t i = 0; i < c->mine->n; i++) mb = c->h->bound2[i] > mb ? c->h->bound2[i] : mb;
+  block_box(b, lo, hi);
+  for (int d = 0; d < D; d++) {
+    double e = lo[d] - qhi[d], f = qlo[d] - hi[d];
+    e = e > f ? e : f;
+    if (e > 0.0) s += e * e;
+  }
+  return s * (1.0 - 1e-12) <= mb ? PETSC_TRUE : PETSC_FALSE;
+}
+
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *h)
 {
-  int           rank, size, D = mine->dim;
-  pm_gidx_t    *starts, nmax = 0, n_global;
-  double       *buf[2] = {NULL, NULL};
-  const double *cur    = mine->x;
-  ring_ctx_t    c      = {0};
-  MPI_Datatype  rowtype;
+  int              rank, size, D = mine->dim, skipped = 0;
+  pm_gidx_t       *starts, nmax = 0, n_global;
+  double          *buf[2] = {NULL, NULL}, *box;
+  pm_gidx_t       *gbuf[2] = {NULL, NULL};
+  const double    *cur  = mine->x;
+  const pm_gidx_t *gcur = mine->gidx;
+  ring_ctx_t       c    = {0};
+  MPI_Datatype     rowtype;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -135,32 +171,48 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
     PetscCall(knn_buf_create(knn->tile, PetscMax(h->k, 64), h->k, &c.buf));
   } else PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
   PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
+  PetscCall(PetscMalloc1(4 * D, &box));
+  block_box(mine, box, box + D);
   if (size > 1) {
     PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
     PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
+    if (mine->gidx) {
+      PetscCall(PetscMalloc1(nmax + 1, &gbuf[0]));
+      PetscCall(PetscMalloc1(nmax + 1, &gbuf[1]));
+    }
   }
   PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
   PetscCall(PetscLogEventBegin(knn->ev_ring, 0, 0, 0, 0));
   for (int s = 0; s < size; s++) {
     int         src = (rank + s) % size, nreq = 0;
-    MPI_Request req[2];
-    knn_block_t b   = {starts[src], starts[src + 1] - starts[src], D, cur};
+    MPI_Request req[4];
+    knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, gcur};
     if (s + 1 < size) { /* next block: the one the right neighbour holds now */
       int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
+      int nn  = (int)(starts[nxt + 1] - starts[nxt]);
       PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
-      PetscCallMPI(MPI_Irecv(buf[s % 2], (int)(starts[nxt + 1] - starts[nxt]), rowtype, right, s, knn->comm, &req[nreq++]));
-      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, s, knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, 2 * s, knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, 2 * s, knn->comm, &req[nreq++]));
+      if (mine->gidx) {
+        PetscCallMPI(MPI_Irecv(gbuf[s % 2], nn, MPI_INT64_T, right, 2 * s + 1, knn->comm, &req[nreq++]));
+        PetscCallMPI(MPI_Isend(gcur, (int)b.n, MPI_INT64_T, left, 2 * s + 1, knn->comm, &req[nreq++]));
+      }
     }
-    PetscCall(search_block(&c, &b, nreq, req));
+    if (s == 0 || !mine->gidx || block_needed(&c, &b, box, box + D, box + 2 * D)) PetscCall(search_block(&c, &b, nreq, req));
+    else skipped++;
     if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-    cur = buf[s % 2];
+    cur  = buf[s % 2];
+    gcur = gbuf[s % 2];
   }
   PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));
-  PetscCall(PetscInfo(NULL, "kNN ring (%s): %" PRId64 " tree distance evaluations on this rank\n", pm_knn_method_names[method], c.evals));
+  PetscCall(PetscInfo(NULL, "kNN ring (%s): %" PRId64 " tree distance evaluations, %d of %d remote blocks skipped on this rank\n", pm_knn_method_names[method], c.evals, skipped, size - 1));
   PetscCallMPI(MPI_Type_free(&rowtype));
   PetscCall(PetscFree(buf[0]));
   PetscCall(PetscFree(buf[1]));
+  PetscCall(PetscFree(gbuf[0]));
+  PetscCall(PetscFree(gbuf[1]));
+  PetscCall(PetscFree(box));
   PetscCall(PetscFree(starts));
   PetscCall(ctx_free(&c));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -12,6 +12,7 @@ PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, 
   L->ncol      = k + 1;
   L->ind       = ind;
   L->dist      = dist;
+  L->self      = NULL;
   PetscCall(PetscCalloc1(n + 1, &L->fill));
   PetscCall(PetscMalloc1(n + 1, &L->bound2));
   for (pm_gidx_t i = 0; i < n; i++) L->bound2[i] = PETSC_INFINITY;
@@ -161,6 +162,6 @@ void knn_lists_finish(knn_lists_t *L)
     PM_ASSERT(L->fill[i] == L->k);
     sort_pairs(D + 1, G + 1, L->k);
     D[0] = 0.0;
-    G[0] = L->row_start + i;
+    G[0] = L->self ? L->self[i] : L->row_start + i;
   }
 }

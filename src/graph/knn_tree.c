@@ -17,6 +17,7 @@ struct knn_tree {
   int        dim, leaf;
   pm_gidx_t  n, start, nnodes, cap;
   pm_gidx_t *perm; /* tree position -> local row of the block */
+  pm_gidx_t *gid;  /* tree position -> global index */
   double    *px;   /* leaf by leaf, transposed: leaf [lo, hi) holds dim rows of hi - lo values */
   node_t    *nodes;
   double    *box; /* per node: dim lows then dim highs */
@@ -106,6 +107,7 @@ PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **tree
   t->start = b->start;
   t->cap   = 4 * (b->n / t->leaf + 1) + 3; /* leaves hold >= leaf/2 points */
   PetscCall(PetscMalloc1(b->n + 1, &t->perm));
+  PetscCall(PetscMalloc1(b->n + 1, &t->gid));
   PetscCall(PetscMalloc1(b->n * D + 1, &t->px));
   PetscCall(PetscMalloc1(t->cap, &t->nodes));
   PetscCall(PetscMalloc1(t->cap * 2 * D, &t->box));
@@ -113,6 +115,7 @@ PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **tree
   t->nodes[0] = (node_t){0, b->n, -1, -1};
   t->nnodes   = 1;
   if (b->n > 0) build_node(t, b->x, 0);
+  for (pm_gidx_t p = 0; p < b->n; p++) t->gid[p] = b->gidx ? b->gidx[t->perm[p]] : b->start + t->perm[p];
   for (pm_gidx_t nd = 0; nd < t->nnodes; nd++) {
     node_t *N = &t->nodes[nd];
     if (N->left >= 0) continue;
@@ -128,6 +131,7 @@ PetscErrorCode knn_tree_destroy(knn_tree_t **tree)
   PetscFunctionBeginUser;
   if (!*tree) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*tree)->perm));
+  PetscCall(PetscFree((*tree)->gid));
   PetscCall(PetscFree((*tree)->px));
   PetscCall(PetscFree((*tree)->nodes));
   PetscCall(PetscFree((*tree)->box));
@@ -205,7 +209,7 @@ static void visit_leaf(const knn_tree_t *t, const node_t *N, group_t *G)
     const double *q = G->q->x + i * D;
     if (G->ng > 1 && box_box_lb2(t, N - t->nodes, q, q) > G->L->bound2[i]) continue;
     leaf_dist2(xt, np, D, q, G->d2);
-    for (int p = 0; p < np; p++) knn_offer(G->L, G->B, r, i, G->d2[p], t->start + t->perm[N->lo + p]);
+    for (int p = 0; p < np; p++) knn_offer(G->L, G->B, r, i, G->d2[p], t->gid[N->lo + p]);
     G->count += np;
   }
 }

@@ -1,0 +1,240 @@
+/* Spatial layout for the tree method on P > 1 ranks. With the input's block rows every block
+ * spans the whole space, so every query would search every remote tree (no gain from more ranks).
+ * Here rank 0 cuts a strided sample of the rows into P cells by recursive bisection (widest
+ * coordinate, split at the quantile that gives each side its share of ranks), every rank sends
+ * its rows to the cell they fall in, the ring runs on the cells (a remote cell far from all local
+ * queries is skipped without building its tree), and the finished graph rows return to the
+ * owners of the input rows. Only the layout of the work changes: the graph is the same. */
+#include "graph/graph_impl.h"
+#include <string.h>
+
+#define CELL_SAMPLE_MIN 16384
+#define CELL_SAMPLE_PER 256 /* sample rows per rank at least */
+
+typedef struct {
+  int    *dim, *left, *right, *rank; /* node arrays (2P - 1 nodes); leaves have dim = -1 */
+  double *val;
+  int     n;
+} cut_tree_t;
+
+static void select_nth(pm_gidx_t *idx, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
+{
+  hi--;
+  while (hi > lo) {
+    double    pv = x[idx[lo + (hi - lo) / 2] * D + d];
+    pm_gidx_t i = lo, j = hi;
+    while (i <= j) {
+      while (x[idx[i] * D + d] < pv) i++;
+      while (x[idx[j] * D + d] > pv) j--;
+      if (i <= j) {
+        pm_gidx_t s = idx[i];
+        idx[i++]    = idx[j];
+        idx[j--]    = s;
+      }
+    }
+    if (m <= j) hi = j;
+    else if (m >= i) lo = i;
+    else break;
+  }
+}
+
+/* Node for ranks [r0, r1) over sample rows idx[lo, hi); returns its id. */
+static int cut(cut_tree_t *T, const double *x, int D, pm_gidx_t *idx, pm_gidx_t lo, pm_gidx_t hi, int r0, int r1)
+{
+  int id = T->n++;
+
+  T->dim[id] = -1;
+  T->rank[id] = r0;
+  if (r1 - r0 > 1 && hi - lo >= 2) {
+    int       h = (r1 - r0) / 2, best = 0;
+    double    w = -1.0;
+    pm_gidx_t m = lo + (hi - lo) * h / (r1 - r0);
+    for (int d = 0; d < D; d++) {
+      double a = PETSC_INFINITY, b = -PETSC_INFINITY;
+      for (pm_gidx_t r = lo; r < hi; r++) {
+        double v = x[idx[r] * D + d];
+        a        = v < a ? v : a;
+        b        = v > b ? v : b;
+      }
+      if (b - a > w) {
+        w    = b - a;
+        best = d;
+      }
+    }
+    select_nth(idx, x, D, best, lo, hi, m);
+    T->dim[id]   = best;
+    T->val[id]   = x[idx[m] * D + best]; /* rows with x[best] < val go left */
+    T->left[id]  = cut(T, x, D, idx, lo, m, r0, r0 + h);
+    T->right[id] = cut(T, x, D, idx, m, hi, r0 + h, r1);
+  } else if (r1 - r0 > 1) { /* too few samples: everything to the first rank of the range */
+    T->dim[id] = -1;
+  }
+  return id;
+}
+
+static int cell_of(const cut_tree_t *T, const double *y)
+{
+  int id = 0;
+  while (T->dim[id] >= 0) id = y[T->dim[id]] < T->val[id] ? T->left[id] : T->right[id];
+  return T->rank[id];
+}
+
+static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, cut_tree_t *T)
+{
+  int        rank, size, D = mine->dim;
+  pm_gidx_t  m, nreq, *want;
+  double    *xs;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
+  m    = PetscMin(N, PetscMax((pm_gidx_t)CELL_SAMPLE_MIN, (pm_gidx_t)CELL_SAMPLE_PER * size));
+  nreq = rank == 0 ? m : 0;
+  PetscCall(PetscMalloc2(nreq * D + 1, &xs, nreq + 1, &want));
+  for (pm_gidx_t r = 0; r < nreq; r++) want[r] = r * N / m;
+  PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), D, nreq, want, xs));
+  PetscCall(PetscCalloc5(2 * size, &T->dim, 2 * size, &T->left, 2 * size, &T->right, 2 * size, &T->rank, 2 * size, &T->val));
+  if (rank == 0) {
+    for (pm_gidx_t r = 0; r < m; r++) want[r] = r; /* reuse as the sample permutation */
+    (void)cut(T, xs, D, want, 0, m, 0, size);
+  }
+  PetscCallMPI(MPI_Bcast(&T->n, 1, MPI_INT, 0, knn->comm));
+  PetscCallMPI(MPI_Bcast(T->dim, T->n, MPI_INT, 0, knn->comm));
+  PetscCallMPI(MPI_Bcast(T->left, T->n, MPI_INT, 0, knn->comm));
+  PetscCallMPI(MPI_Bcast(T->right, T->n, MPI_INT, 0, knn->comm));
+  PetscCallMPI(MPI_Bcast(T->rank, T->n, MPI_INT, 0, knn->comm));
+  PetscCallMPI(MPI_Bcast(T->val, T->n, MPI_DOUBLE, 0, knn->comm));
+  PetscCall(PetscFree2(xs, want));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode count_to_int(MPI_Comm comm, pm_gidx_t v, int *out)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(v <= INT32_MAX, comm, PETSC_ERR_SUP, "kNN tree layout: %" PRId64 " rows in one message exceed the MPI count limit; use more ranks", v);
+  *out = (int)v;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Displacements from counts; returns the total. */
+static PetscErrorCode displs(MPI_Comm comm, int size, const int *cnt, int *dsp, pm_gidx_t *total)
+{
+  pm_gidx_t t = 0;
+
+  PetscFunctionBeginUser;
+  for (int p = 0; p < size; p++) {
+    PetscCall(count_to_int(comm, t, &dsp[p]));
+    t += cnt[p];
+  }
+  PetscCall(count_to_int(comm, t, &dsp[size]));
+  *total = t;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Send row r (rowbytes bytes) to rank dest[r]; received rows are in source rank order. */
+static PetscErrorCode exchange(MPI_Comm comm, int size, pm_gidx_t n, const int *dest, const void *data, size_t rowbytes, void **out, pm_gidx_t *nout)
+{
+  int         *scnt, *sdsp, *rcnt, *rdsp, *pos;
+  pm_gidx_t    ns, nr;
+  char        *sbuf, *rbuf;
+  MPI_Datatype rt;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc5(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp, size + 1, &pos));
+  for (pm_gidx_t r = 0; r < n; r++) scnt[dest[r]]++;
+  PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, comm));
+  PetscCall(displs(comm, size, scnt, sdsp, &ns));
+  PetscCall(displs(comm, size, rcnt, rdsp, &nr));
+  PetscCall(PetscMalloc1(ns * rowbytes + 1, &sbuf));
+  PetscCall(PetscMalloc1(nr * rowbytes + 1, &rbuf));
+  for (int p = 0; p < size; p++) pos[p] = sdsp[p];
+  for (pm_gidx_t r = 0; r < n; r++) memcpy(sbuf + (size_t)pos[dest[r]]++ * rowbytes, (const char *)data + r * rowbytes, rowbytes);
+  PetscCallMPI(MPI_Type_contiguous((int)rowbytes, MPI_BYTE, &rt));
+  PetscCallMPI(MPI_Type_commit(&rt));
+  PetscCallMPI(MPI_Alltoallv(sbuf, scnt, sdsp, rt, rbuf, rcnt, rdsp, rt, comm));
+  PetscCallMPI(MPI_Type_free(&rt));
+  PetscCall(PetscFree(sbuf));
+  PetscCall(PetscFree5(scnt, sdsp, rcnt, rdsp, pos));
+  *out  = rbuf;
+  *nout = nr;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell)
+{
+  cut_tree_t T = {0};
+  int        size, D = mine->dim, *dest;
+  size_t     rb = sizeof(pm_gidx_t) + (size_t)D * sizeof(double);
+  char      *pack, *recv;
+  pm_gidx_t  nr;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
+  PetscCall(cuts_build(knn, mine, n_global, &T));
+  PetscCall(PetscMalloc2(mine->n + 1, &dest, mine->n * rb + 1, &pack));
+  for (pm_gidx_t r = 0; r < mine->n; r++) { /* row = [global index, coordinates] */
+    pm_gidx_t g = mine->start + r;
+    dest[r]     = cell_of(&T, mine->x + r * D);
+    memcpy(pack + r * rb, &g, sizeof g);
+    memcpy(pack + r * rb + sizeof g, mine->x + r * D, (size_t)D * sizeof(double));
+  }
+  PetscCall(exchange(knn->comm, size, mine->n, dest, pack, rb, (void **)&recv, &nr));
+  cell->n = nr;
+  PetscCall(PetscMalloc1(nr * D + 1, &cell->x));
+  PetscCall(PetscMalloc1(nr + 1, &cell->gidx));
+  for (pm_gidx_t r = 0; r < nr; r++) {
+    memcpy(&cell->gidx[r], recv + r * rb, sizeof(pm_gidx_t));
+    memcpy(cell->x + r * D, recv + r * rb + sizeof(pm_gidx_t), (size_t)D * sizeof(double));
+  }
+  PetscCall(PetscFree(recv));
+  PetscCall(PetscFree2(dest, pack));
+  PetscCall(PetscFree5(T.dim, T.left, T.right, T.rank, T.val));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, const pm_gidx_t *ind, const double *dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
+{
+  int        size, *dest;
+  pm_gidx_t *starts, nr;
+  size_t     rb = (size_t)ncol * (sizeof(pm_gidx_t) + sizeof(double));
+  char      *pack, *recv;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
+  PetscCall(pm_layout_starts(knn->comm, mine->n, &starts));
+  PetscCall(PetscMalloc2(cell->n + 1, &dest, cell->n * rb + 1, &pack));
+  for (pm_gidx_t r = 0; r < cell->n; r++) { /* row = [ind (column 0 = the point), dist] */
+    pm_gidx_t g = cell->gidx[r];
+    int       lo = 0, hi = size - 1;
+    while (lo < hi) { /* owner: last rank whose start <= g */
+      int mid = (lo + hi + 1) / 2;
+      if (starts[mid] <= g) lo = mid;
+      else hi = mid - 1;
+    }
+    dest[r] = lo;
+    memcpy(pack + r * rb, ind + r * ncol, (size_t)ncol * sizeof(pm_gidx_t));
+    memcpy(pack + r * rb + (size_t)ncol * sizeof(pm_gidx_t), dist + r * ncol, (size_t)ncol * sizeof(double));
+  }
+  PetscCall(exchange(knn->comm, size, cell->n, dest, pack, rb, (void **)&recv, &nr));
+  PM_ASSERT(nr == mine->n);
+  for (pm_gidx_t r = 0; r < nr; r++) {
+    pm_gidx_t g, l;
+    memcpy(&g, recv + r * rb, sizeof g);
+    l = g - mine->start;
+    PM_ASSERT(l >= 0 && l < mine->n);
+    memcpy(ind_out + l * ncol, recv + r * rb, (size_t)ncol * sizeof(pm_gidx_t));
+    memcpy(dist_out + l * ncol, recv + r * rb + (size_t)ncol * sizeof(pm_gidx_t), (size_t)ncol * sizeof(double));
+  }
+  PetscCall(PetscFree(recv));
+  PetscCall(PetscFree2(dest, pack));
+  PetscCall(PetscFree(starts));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_cell_destroy(knn_cell_t *cell)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(cell->x));
+  PetscCall(PetscFree(cell->gidx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
