@@ -85,6 +85,9 @@ typedef struct pm_traj pm_traj_t; /* an open trajectory with its frame index (op
 /* Open a trajectory, build the frame index (byte offsets, atom counts, timesteps, boxes) with a
  * parallel scan, and apply -frames start:stop:step, -species, -columns, -strict. Collective. */
 PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm_traj_t **traj);
+/* Query -frames, -species, -columns, -strict without opening a file, so that -help lists them and
+ * pm_options_check_unused accepts them before pm_traj_open runs (main calls it while configuring). Collective. */
+PetscErrorCode pm_traj_register_options(MPI_Comm comm);
 PetscErrorCode pm_traj_destroy(pm_traj_t **traj);
 /* Number of selected frames; their atom counts; total atoms over selected frames. Not collective. */
 PetscErrorCode pm_traj_get_num_frames(const pm_traj_t *traj, int64_t *nframes);

@@ -2,16 +2,26 @@
 #include "io/traj_impl.h"
 #include <string.h>
 
-static PetscErrorCode read_options(pm_traj_t *t, char *frames, char *species, char *columns, size_t n)
+static PetscErrorCode read_options(MPI_Comm comm, PetscBool *strict, char *frames, char *species, char *columns, size_t n)
 {
   PetscFunctionBeginUser;
   frames[0] = species[0] = columns[0] = 0;
-  PetscOptionsBegin(t->comm, NULL, "Trajectory input (LAMMPS text dump, extended XYZ)", NULL);
+  PetscOptionsBegin(comm, NULL, "Trajectory input (LAMMPS text dump, extended XYZ)", NULL);
   PetscCall(PetscOptionsString("-frames", "frames to read: start:stop:step (python slice, stop excluded; empty = all)", "pm_traj_open", frames, frames, n, NULL));
   PetscCall(PetscOptionsString("-species", "species names: LAMMPS types 1..n in order, or the element names (e.g. Li,P,S,Cl)", "pm_traj_open", species, species, n, NULL));
   PetscCall(PetscOptionsString("-columns", "extra per-atom columns: names or first:last ranges, comma separated (e.g. c_feat[1]:c_feat[64])", "pm_traj_open", columns, columns, n, NULL));
-  PetscCall(PetscOptionsBool("-strict", "a truncated last frame is an error (default: skipped with a warning)", "pm_traj_open", t->strict, &t->strict, NULL));
+  PetscCall(PetscOptionsBool("-strict", "a truncated last frame is an error (default: skipped with a warning)", "pm_traj_open", *strict, strict, NULL));
   PetscOptionsEnd();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode pm_traj_register_options(MPI_Comm comm)
+{
+  char      frames[1024], species[1024], columns[4096];
+  PetscBool strict = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(read_options(comm, &strict, frames, species, columns, sizeof frames));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -34,7 +44,7 @@ PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm
   PetscCall(PetscLogEventRegister("PmTrajScan", PETSC_OBJECT_CLASSID, &t->ev_scan));
   PetscCall(PetscLogEventRegister("PmTrajRead", PETSC_OBJECT_CLASSID, &t->ev_read));
   *traj = t; /* from here on the caller's pm_traj_destroy frees a half-built object */
-  PetscCall(read_options(t, frames, species, columns, sizeof frames));
+  PetscCall(read_options(t->comm, &t->strict, frames, species, columns, sizeof frames));
   PetscCall(pm_traj_scan(t));
   if (fmt == PM_FMT_LAMMPS) PetscCall(pm_lammps_columns(t->comm, t->path, t->colline, &t->cols));
   else PetscCall(pm_extxyz_columns(t->comm, t->path, t->colline, &t->cols));

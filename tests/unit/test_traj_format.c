@@ -24,6 +24,16 @@ int main(int argc, char **argv)
   PM_TEST(!pm_format_is_trajectory(PM_FMT_H5) && !pm_format_is_trajectory(PM_FMT_AUTO), "matrix formats");
   PM_TEST(!strcmp(pm_format_names[PM_FMT_LAMMPS], "lammps") && !strcmp(pm_format_names[PM_FMT_EXTXYZ], "extxyz") && !strcmp(pm_format_names[PM_FMT_TEXT], "text"), "names");
   PM_TEST(pm_format_names[8] == NULL, "PETSc enum tail");
+  { /* the trajectory options count as used once registered, before any file is opened */
+    PetscErrorCode e;
+    PetscCall(PetscOptionsSetValue(NULL, "-frames", "1:"));
+    PetscCall(PetscOptionsSetValue(NULL, "-strict", NULL));
+    PetscCall(pm_traj_register_options(PETSC_COMM_WORLD));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    e = pm_options_check_unused(PETSC_COMM_WORLD);
+    PetscCall(PetscPopErrorHandler());
+    PM_TEST(e == 0, "-frames/-strict accepted after pm_traj_register_options");
+  }
   err = pm_test_finish();
   PetscCall(PetscFinalize());
   return err;
