@@ -57,13 +57,15 @@ static void covariance(const bmti_work_t *w, pm_gidx_t i, double *delta, double 
   for (int a = 0; a < D; a++) C[a * D + a] += 1e-10;
 }
 
+/* d^T C d for symmetric C, from the upper triangle. */
 static double quad(int D, const double *C, const double *d)
 {
   double v = 0;
   for (int a = 0; a < D; a++) {
-    double t = 0;
-    for (int b = 0; b < D; b++) t += C[a * D + b] * d[b];
-    v += d[a] * t;
+    const double *row = C + a * D;
+    double        t   = 0;
+    for (int b = a + 1; b < D; b++) t += row[b] * d[b];
+    v += d[a] * (row[a] * d[a] + 2.0 * t);
   }
   return v;
 }

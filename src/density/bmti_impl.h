@@ -18,7 +18,7 @@ struct pm_bmti {
   PetscInt      probes, errors_max_n, seed;
   PetscBool     untruncated; /* -bmti_errors_untruncated: exact Moore-Penrose (drop only the null space) */
   KSP           ksp;
-  PetscLogEvent ev_graph, ev_grads, ev_comp, ev_assemble, ev_solve, ev_errors;
+  PetscLogEvent ev_graph, ev_grads, ev_var, ev_common, ev_deltaf, ev_comp, ev_assemble, ev_solve, ev_errors;
   /* statistics of the last compute */
   PetscBool          computed;
   PetscInt           its, probe_its;
