@@ -5,7 +5,7 @@
 #define PM_KNN_K_DEFAULT    100
 #define PM_KNN_TILE_DEFAULT 256
 #define PM_KNN_LEAF_DEFAULT 24
-#define KNN_TREE_BUF        32 /* candidate buffer of a tree query: small, the bound prunes */
+#define KNN_TREE_BUF        64 /* candidate buffer of a tree query: small, the bound prunes */
 
 struct pm_knn {
   MPI_Comm        comm; /* duplicated: ring messages match nobody else's */

@@ -169,7 +169,7 @@ static inline double box_box_lb2(const knn_tree_t *t, pm_gidx_t nd, const double
 }
 
 /* Exact squared distances of q to the np points of a transposed leaf (bitwise knn_dist2). */
-static void leaf_dist2(const double *xt, int np, int D, const double *q, double *out)
+__attribute__((target_clones("avx2", "default"))) static void leaf_dist2(const double *xt, int np, int D, const double *q, double *out)
 {
   for (int p = 0; p < np; p++) out[p] = 0.0;
   for (int d = 0; d < D; d++) {
