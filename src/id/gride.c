@@ -11,7 +11,7 @@
 #define GRIDE_EPS 1e-7
 
 /* -dlogL/dd over the kept mus (the (1 - mu^-d) floor is 2 eps as in the spec). */
-static PetscErrorCode neg_dloglik(MPI_Comm comm, pm_gidx_t n, const double *mu, pm_gidx_t n_kept, int64_t n1, int64_t n2, double d, double *work, double *g)
+static PetscErrorCode neg_dloglik(MPI_Comm comm, pm_gidx_t n, const double *mu, const double *logmu, pm_gidx_t n_kept, int64_t n1, int64_t n2, double d, double *work, double *g)
 {
   double s;
 
@@ -19,23 +19,25 @@ static PetscErrorCode neg_dloglik(MPI_Comm comm, pm_gidx_t n, const double *mu, 
   for (pm_gidx_t i = 0; i < n; i++) {
     double om = 1.0 - pow(mu[i], -d);
     if (om < 2 * GRIDE_EPS) om = 2 * GRIDE_EPS;
-    work[i] = ((double)(1 - n2 + n1) / om + (double)n2 - 1.0) * log(mu[i]);
+    work[i] = ((double)(1 - n2 + n1) / om + (double)n2 - 1.0) * logmu[i];
   }
   PetscCall(pm_sum_repro(comm, n, 1, work, &s));
   *g = s - (double)(n_kept - 1) / d;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* mu: the n kept ratios on this rank; work: 2n doubles. */
 static PetscErrorCode bisect(MPI_Comm comm, pm_gidx_t n, const double *mu, pm_gidx_t n_kept, int64_t n1, int64_t n2, double *work, double *d_out)
 {
-  double d0 = GRIDE_D0, d1 = GRIDE_D1, l1, l2;
-  int    it = 0;
+  double  d0 = GRIDE_D0, d1 = GRIDE_D1, l1, l2, *logmu = work + n;
+  int     it = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(neg_dloglik(comm, n, mu, n_kept, n1, n2, d1, work, &l1));
+  for (pm_gidx_t i = 0; i < n; i++) logmu[i] = log(mu[i]);
+  PetscCall(neg_dloglik(comm, n, mu, logmu, n_kept, n1, n2, d1, work, &l1));
   while (fabs(d0 - d1) > GRIDE_EPS && it++ < 200) { /* 34 halvings reach eps; 200 is a safety cap */
     double dm = (d0 + d1) / 2.0;
-    PetscCall(neg_dloglik(comm, n, mu, n_kept, n1, n2, dm, work, &l2));
+    PetscCall(neg_dloglik(comm, n, mu, logmu, n_kept, n1, n2, dm, work, &l2));
     if (l2 * l1 > 0) d1 = dm;
     else d0 = dm;
   }
