@@ -64,6 +64,7 @@ typedef struct {
   int64_t *start; /* ncells + 1 */
   int64_t *atoms; /* env atoms sorted by cell */
   int64_t *cell;  /* cell of every env atom */
+  double  *xyz;   /* positions in the order of atoms: contiguous scans */
 } pm_cells_t;
 
 /* Bin every env atom of dom into cells about rc/3 wide. Not collective. */
@@ -88,6 +89,8 @@ PetscErrorCode pm_ylm_destroy(pm_ylm_t **ylm);
 /* re/im[PM_LM(l, m)] += Y_lm(u), 0 <= m <= l <= lmax, for the degrees with use[l] set; u a unit
  * vector (Condon-Shortley phase). lmax <= PM_STEINHARDT_LMAX. */
 void pm_ylm_add(const pm_ylm_t *ylm, const double u[3], double *re, double *im);
+/* pm_ylm_add(u) then pm_ylm_add(v), faster. */
+void pm_ylm_add2(const pm_ylm_t *ylm, const double u[3], const double v[3], double *re, double *im);
 double pm_wigner3j(int j1, int j2, int j3, int m1, int m2, int m3);
 /* Folded w_l terms: n sorted triples m[3i..3i+2] with coefficients c[i] (PetscFree2(m, c)). */
 PetscErrorCode pm_w3j_table(int l, int *n, int **m, double **c);

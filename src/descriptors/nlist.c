@@ -87,6 +87,8 @@ PetscErrorCode pm_cells_create(const pm_domain_t *D, double rc, pm_cells_t **cel
   memcpy(fill, C->start, sizeof *fill * (size_t)(ncell + 1));
   for (int64_t e = 0; e < D->n_all; e++) C->atoms[fill[C->cell[e]]++] = e;
   PetscCall(PetscFree(fill));
+  PetscCall(PetscMalloc1(3 * D->n_all + 1, &C->xyz));
+  for (int64_t a = 0; a < D->n_all; a++) memcpy(C->xyz + 3 * a, D->pos + 3 * C->atoms[a], 3 * sizeof(double));
   *cells = C;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -97,6 +99,7 @@ PetscErrorCode pm_cells_destroy(pm_cells_t **cells)
   if (!*cells) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*cells)->start));
   PetscCall(PetscFree2((*cells)->atoms, (*cells)->cell));
+  PetscCall(PetscFree((*cells)->xyz));
   PetscCall(PetscFree(*cells));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -141,14 +144,16 @@ static PetscErrorCode gather_candidates(const pm_domain_t *D, const pm_cells_t *
       int64_t cc = (x * C->nc[1] + y) * C->nc[2];
       {
         for (int64_t a = C->start[cc + z0]; a < C->start[cc + z1 + 1]; a++) {
-          int64_t j = C->atoms[a];
-          cand_t  t;
-          if (j == i) continue;
-          t.dx = D->pos[3 * j] - pi[0];
-          t.dy = D->pos[3 * j + 1] - pi[1];
-          t.dz = D->pos[3 * j + 2] - pi[2];
+          const double *pj = C->xyz + 3 * a;
+          int64_t       j;
+          cand_t        t;
+          t.dx = pj[0] - pi[0];
+          t.dy = pj[1] - pi[1];
+          t.dz = pj[2] - pi[2];
           t.r2 = t.dx * t.dx + t.dy * t.dy + t.dz * t.dz;
           if (!(t.r2 < rc2)) continue;
+          j = C->atoms[a];
+          if (j == i) continue;
           t.id = D->id[j];
           t.j  = j;
           if (max_nb > 0) {

@@ -130,10 +130,17 @@ static void bond_qlm(pm_steinhardt_t *S, int64_t nb, const double *d, double *v)
 
   memset(S->re, 0, sizeof(double) * nlm);
   memset(S->im, 0, sizeof(double) * nlm);
-  for (int64_t e = 0; e < nb; e++) {
-    const double *x = d + 4 * e;
-    double        r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]), u[3] = {x[0] / r, x[1] / r, x[2] / r};
-    pm_ylm_add(S->ylm, u, S->re, S->im);
+  for (int64_t e = 0; e < nb; e += 2) {
+    double u[2][3];
+    for (int k = 0; k < 2 && e + k < nb; k++) {
+      const double *x = d + 4 * (e + k);
+      double        r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+      u[k][0]         = x[0] / r;
+      u[k][1]         = x[1] / r;
+      u[k][2]         = x[2] / r;
+    }
+    if (e + 1 < nb) pm_ylm_add2(S->ylm, u[0], u[1], S->re, S->im);
+    else pm_ylm_add(S->ylm, u[0], S->re, S->im);
   }
   for (int a = 0; a < S->nl; a++) {
     int l = S->l[a];

@@ -70,6 +70,47 @@ void pm_ylm_add(const pm_ylm_t *Y, const double u[3], double *re, double *im)
   }
 }
 
+/* Same for two unit vectors at once (two independent recurrences interleave well); the sums get
+ * Y_lm(u) then Y_lm(v), the order of two pm_ylm_add calls, so results are bit-identical. */
+void pm_ylm_add2(const pm_ylm_t *Y, const double u[3], const double v[3], double *re, double *im)
+{
+  double zu = u[2], zv = v[2], cur = 1.0, cui = 0.0, cvr = 1.0, cvi = 0.0;
+
+  for (int m = 0; m <= Y->lmax; m++) {
+    double pu = 0.0, qu = Y->diag[m], pv = 0.0, qv = Y->diag[m];
+    int    k  = PM_LM(m, m);
+    if (Y->use[m]) {
+      re[k] += qu * cur;
+      im[k] += qu * cui;
+      re[k] += qv * cvr;
+      im[k] += qv * cvi;
+    }
+    for (int l = m + 1; l <= Y->lmax; l++) {
+      double a = Y->a[PM_LM(l, m)], b = Y->b[PM_LM(l, m)];
+      double nu = a * (zu * qu - b * pu), nv = a * (zv * qv - b * pv);
+      k = PM_LM(l, m);
+      pu = qu;
+      qu = nu;
+      pv = qv;
+      qv = nv;
+      if (Y->use[l]) {
+        re[k] += qu * cur;
+        im[k] += qu * cui;
+        re[k] += qv * cvr;
+        im[k] += qv * cvi;
+      }
+    }
+    {
+      double t = cur * u[0] - cui * u[1];
+      cui      = cur * u[1] + cui * u[0];
+      cur      = t;
+      t        = cvr * v[0] - cvi * v[1];
+      cvi      = cvr * v[1] + cvi * v[0];
+      cvr      = t;
+    }
+  }
+}
+
 /* Wigner 3j symbol by the Racah formula in long double (exact factorials up to 25!, relative
  * rounding ~1e-19 above); adequate for l <= PM_STEINHARDT_LMAX. */
 double pm_wigner3j(int j1, int j2, int j3, int m1, int m2, int m3)
