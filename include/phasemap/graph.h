@@ -10,22 +10,26 @@ typedef struct pm_output pm_output_t;
  * index). Layout equals the rows it was built from (row_start, n_local). Plain data: every stage
  * reads it directly. The /graph datasets written to the output EXCLUDE column 0. */
 typedef struct {
-  MPI_Comm   comm;       /* borrowed */
+  MPI_Comm   comm; /* borrowed */
   pm_gidx_t  n_global;
   pm_gidx_t  row_start;
   pm_gidx_t  n_local;
-  int        k;          /* neighbours per point, excluding self */
-  int        ncol;       /* k + 1 */
-  pm_gidx_t *ind;        /* n_local x ncol global indices, ind[i*ncol + 0] = row_start + i */
-  double    *dist;       /* n_local x ncol Euclidean distances, dist[i*ncol + 0] = 0 */
+  int        k;            /* neighbours per point, excluding self */
+  int        ncol;         /* k + 1 */
+  pm_gidx_t *ind;          /* n_local x ncol global indices, ind[i*ncol + 0] = row_start + i */
+  double    *dist;         /* n_local x ncol Euclidean distances, dist[i*ncol + 0] = 0 */
   pm_gidx_t  n_duplicates; /* points with an exact duplicate (distance 0 to another point) */
-  int        method;     /* pm_knn_method_t actually used (PM_KNN_BRUTE or PM_KNN_TREE) */
-  pm_gidx_t  n_input;    /* rows of the input before -duplicates drop (= n_global otherwise) */
-  pm_gidx_t *kept_rows;  /* NULL, or with -duplicates drop: n_local original (input) row numbers */
+  int        method;       /* pm_knn_method_t actually used (PM_KNN_BRUTE or PM_KNN_TREE) */
+  pm_gidx_t  n_input;      /* rows of the input before -duplicates drop (= n_global otherwise) */
+  pm_gidx_t *kept_rows;    /* NULL, or with -duplicates drop: n_local original (input) row numbers */
 } pm_graph_t;
 
-typedef enum { PM_KNN_AUTO, PM_KNN_BRUTE, PM_KNN_TREE } pm_knn_method_t;
-typedef enum { PM_DUP_ERROR, PM_DUP_KEEP, PM_DUP_DROP } pm_dup_mode_t;
+typedef enum { PM_KNN_AUTO,
+               PM_KNN_BRUTE,
+               PM_KNN_TREE } pm_knn_method_t;
+typedef enum { PM_DUP_ERROR,
+               PM_DUP_KEEP,
+               PM_DUP_DROP } pm_dup_mode_t;
 extern const char *const pm_knn_method_names[];
 extern const char *const pm_dup_mode_names[];
 

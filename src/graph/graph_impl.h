@@ -34,12 +34,12 @@ typedef struct {
  * New candidates go to a small buffer first; a flush merges buffer and list with one selection,
  * so a candidate costs O(1), not the O(log k) of a heap. */
 typedef struct {
-  pm_gidx_t  n, row_start;
-  int        k, ncol;
-  pm_gidx_t *ind;
-  double    *dist;
-  int       *fill;
-  double    *bound2;
+  pm_gidx_t        n, row_start;
+  int              k, ncol;
+  pm_gidx_t       *ind;
+  double          *dist;
+  int             *fill;
+  double          *bound2;
   const pm_gidx_t *self; /* global index of local row i, or NULL: row_start + i */
 } knn_lists_t;
 
@@ -47,9 +47,9 @@ typedef struct {
 typedef struct {
   int        rows, cap;
   int       *cnt;
-  double    *d2;   /* rows x cap exact squared distances */
-  pm_gidx_t *g;    /* rows x cap global indices */
-  double    *sd;   /* scratch for one merge: k + cap */
+  double    *d2; /* rows x cap exact squared distances */
+  pm_gidx_t *g;  /* rows x cap global indices */
+  double    *sd; /* scratch for one merge: k + cap */
   pm_gidx_t *sg;
 } knn_buf_t;
 
@@ -71,33 +71,33 @@ PetscErrorCode knn_lists_free(knn_lists_t *L);
 PetscErrorCode knn_buf_create(int rows, int cap, int k, knn_buf_t *B);
 PetscErrorCode knn_buf_destroy(knn_buf_t *B);
 /* Merge buffer row r into the list of local row i; updates L->bound2[i]. */
-void           knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i);
+void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i);
 /* Offer global point g at exact squared distance d2 to local row i through buffer row r. */
 static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, double d2, pm_gidx_t g)
 {
   int c;
   if (d2 > L->bound2[i] || g == (L->self ? L->self[i] : L->row_start + i)) return;
-  c                        = B->cnt[r]++;
+  c                             = B->cnt[r]++;
   B->d2[(size_t)r * B->cap + c] = d2;
   B->g[(size_t)r * B->cap + c]  = g;
   if (c + 1 == B->cap) knn_flush(L, B, r, i);
 }
 /* Sort every row by (distance, index) and put the point itself in column 0. */
-void           knn_lists_finish(knn_lists_t *L);
+void knn_lists_finish(knn_lists_t *L);
 
 /* knn_tile.c: brute force of the local rows q against block b. The dgemm tiles use coordinates
  * centred on mu (qa: rows [q - mu, 1], D + 1 wide; qn = |q - mu|^2; b likewise inside work);
  * candidates are then measured exactly on the input coordinates. */
 PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work);
 /* Relative rounding margin of a tile for D columns. */
-double         knn_tile_tol(int dim);
+double knn_tile_tol(int dim);
 /* Work doubles knn_brute_block needs for a block of up to nmax rows. */
-size_t         knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax);
+size_t knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax);
 
 /* knn_tree.c: kd-tree over one block, queried by every local row with its current bound. */
 typedef struct knn_tree knn_tree_t;
-PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **t);
-PetscErrorCode knn_tree_destroy(knn_tree_t **t);
+PetscErrorCode          knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **t);
+PetscErrorCode          knn_tree_destroy(knn_tree_t **t);
 /* Query local rows order[0..nq) of q (order NULL: rows 0..nq-1) in groups of B->rows consecutive
  * rows (one traversal per group: pass spatially sorted rows); adds the distances computed to *count. */
 PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B, int64_t *count);

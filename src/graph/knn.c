@@ -141,7 +141,8 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   g->method    = method;
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
-  if (method == PM_KNN_TREE && size > 1) PetscCall(search_cells(knn, &mine, X->n_global, g));
+  if (method == PM_KNN_TREE && size > 1)
+    PetscCall(search_cells(knn, &mine, X->n_global, g));
   else {
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     PetscCall(knn_ring_search(knn, &mine, method, &h));
@@ -179,9 +180,9 @@ PetscErrorCode pm_knn_build(pm_knn_t *knn, pm_rows_t **X, pm_graph_t **graph)
     g->n_input      = n_input;
     g->n_duplicates = ndup;
   } else if (g->n_duplicates > 0 && knn->dup == PM_DUP_ERROR) {
-    PetscErrorCode ierr = PETSC_SUCCESS;
+    PetscErrorCode ierr               = PETSC_SUCCESS;
     char           msg[PM_REASON_MAX] = "";
-    PetscBool      ok = PETSC_TRUE;
+    PetscBool      ok                 = PETSC_TRUE;
     for (pm_gidx_t i = 0; i < g->n_local && ok; i++)
       if (g->dist[i * g->ncol + 1] == 0.0) {
         ok = PETSC_FALSE;

@@ -32,9 +32,12 @@ static void select_nth(pm_gidx_t *idx, const double *x, int D, int d, pm_gidx_t 
         idx[j--]    = s;
       }
     }
-    if (m <= j) hi = j;
-    else if (m >= i) lo = i;
-    else break;
+    if (m <= j)
+      hi = j;
+    else if (m >= i)
+      lo = i;
+    else
+      break;
   }
 }
 
@@ -43,7 +46,7 @@ static int cut(cut_tree_t *T, const double *x, int D, pm_gidx_t *idx, pm_gidx_t 
 {
   int id = T->n++;
 
-  T->dim[id] = -1;
+  T->dim[id]  = -1;
   T->rank[id] = r0;
   if (r1 - r0 > 1 && hi - lo >= 2) {
     int       h = (r1 - r0) / 2, best = 0;
@@ -81,9 +84,9 @@ static int cell_of(const cut_tree_t *T, const double *y)
 
 static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, cut_tree_t *T)
 {
-  int        rank, size, D = mine->dim;
-  pm_gidx_t  m, nreq, *want;
-  double    *xs;
+  int       rank, size, D = mine->dim;
+  pm_gidx_t m, nreq, *want;
+  double   *xs;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -204,12 +207,14 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
   PetscCall(pm_layout_starts(knn->comm, mine->n, &starts));
   PetscCall(PetscMalloc2(cell->n + 1, &dest, cell->n * rb + 1, &pack));
   for (pm_gidx_t r = 0; r < cell->n; r++) { /* row = [ind (column 0 = the point), dist] */
-    pm_gidx_t g = cell->gidx[r];
+    pm_gidx_t g  = cell->gidx[r];
     int       lo = 0, hi = size - 1;
     while (lo < hi) { /* owner: last rank whose start <= g */
       int mid = (lo + hi + 1) / 2;
-      if (starts[mid] <= g) lo = mid;
-      else hi = mid - 1;
+      if (starts[mid] <= g)
+        lo = mid;
+      else
+        hi = mid - 1;
     }
     dest[r] = lo;
     memcpy(pack + r * rb, ind + r * ncol, (size_t)ncol * sizeof(pm_gidx_t));

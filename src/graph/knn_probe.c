@@ -36,7 +36,7 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_
   }
   kk = (int)PetscMin((pm_gidx_t)k, m - 1);
   nq = PetscMin(m, PROBE_Q);
-  b = (knn_block_t){0, m, D, xs, NULL};
+  b  = (knn_block_t){0, m, D, xs, NULL};
   PetscCall(knn_tree_create(&b, knn->leaf, &t));
   PetscCall(PetscMalloc3(nq * (kk + 1), &ind, nq * (kk + 1), &dist, nq, &order));
   for (pm_gidx_t r = 0; r < nq; r++) order[r] = r * (m / nq);
@@ -48,7 +48,7 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_
     for (pm_gidx_t r = 0; r < nq; r++)
       for (int d = 0; d < D; d++) xq[r * D + d] = xs[order[r] * D + d];
     {
-      knn_block_t q = {0, nq, D, xq, NULL};
+      knn_block_t q  = {0, nq, D, xq, NULL};
       int64_t     ev = 0;
       PetscCall(knn_lists_init(&h, nq, -1 - m, kk, ind, dist)); /* row_start outside: self not rejected */
       PetscCall(knn_buf_create(1, KNN_TREE_BUF, kk, &buf));

@@ -43,8 +43,8 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
   for (pm_gidx_t i = 0; i < q->n; i++) {
     double s = 0.0;
     for (int d = 0; d < D; d++) {
-      double t                 = q->x[i * D + d] - c->mu[d];
-      c->qc[i * (D + 1) + d]   = t;
+      double t               = q->x[i * D + d] - c->mu[d];
+      c->qc[i * (D + 1) + d] = t;
       s += t * t;
     }
     c->qc[i * (D + 1) + D] = 1.0;
@@ -131,8 +131,8 @@ static void block_box(const knn_block_t *b, double *lo, double *hi)
  * only used with the spatial layout of the tree method, where most remote cells are far away) */
 static PetscBool block_needed(ring_ctx_t *c, const knn_block_t *b, const double *qlo, const double *qhi, double *work)
 {
-  int     D = b->dim;
-  double  s = 0.0, mb = 0.0, *lo = work, *hi = work + D;
+  int    D = b->dim;
+  double s = 0.0, mb = 0.0, *lo = work, *hi = work + D;
 
   if (b->n == 0) return PETSC_FALSE;
   for (pm_gidx_t i = 0; i < c->mine->n; i++) mb = c->h->bound2[i] > mb ? c->h->bound2[i] : mb;
@@ -149,11 +149,11 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
 {
   int              rank, size, D = mine->dim, skipped = 0;
   pm_gidx_t       *starts, nmax = 0, n_global;
-  double          *buf[2] = {NULL, NULL}, *box;
+  double          *buf[2]  = {NULL, NULL}, *box;
   pm_gidx_t       *gbuf[2] = {NULL, NULL};
-  const double    *cur  = mine->x;
-  const pm_gidx_t *gcur = mine->gidx;
-  ring_ctx_t       c    = {0};
+  const double    *cur     = mine->x;
+  const pm_gidx_t *gcur    = mine->gidx;
+  ring_ctx_t       c       = {0};
   MPI_Datatype     rowtype;
 
   PetscFunctionBeginUser;
@@ -169,7 +169,8 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   if (method == PM_KNN_BRUTE) {
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn->tile, PetscMax(h->k, 64), h->k, &c.buf));
-  } else PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
+  } else
+    PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
   PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
   PetscCall(PetscMalloc1(4 * D, &box));
   block_box(mine, box, box + D);
@@ -190,7 +191,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
     knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, gcur};
     if (s + 1 < size) { /* next block: the one the right neighbour holds now */
       int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
-      int nn  = (int)(starts[nxt + 1] - starts[nxt]);
+      int nn = (int)(starts[nxt + 1] - starts[nxt]);
       PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
       PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, 2 * s, knn->comm, &req[nreq++]));
       PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, 2 * s, knn->comm, &req[nreq++]));
@@ -199,8 +200,10 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
         PetscCallMPI(MPI_Isend(gcur, (int)b.n, MPI_INT64_T, left, 2 * s + 1, knn->comm, &req[nreq++]));
       }
     }
-    if (s == 0 || !mine->gidx || block_needed(&c, &b, box, box + D, box + 2 * D)) PetscCall(search_block(&c, &b, nreq, req));
-    else skipped++;
+    if (s == 0 || !mine->gidx || block_needed(&c, &b, box, box + D, box + 2 * D))
+      PetscCall(search_block(&c, &b, nreq, req));
+    else
+      skipped++;
     if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
     cur  = buf[s % 2];
     gcur = gbuf[s % 2];

@@ -48,7 +48,10 @@ PetscErrorCode knn_buf_destroy(knn_buf_t *B)
 }
 
 /* (da, ga) before (db, gb) in the neighbour order */
-static inline int before(double da, pm_gidx_t ga, double db, pm_gidx_t gb) { return da < db || (da == db && ga < gb); }
+static inline int before(double da, pm_gidx_t ga, double db, pm_gidx_t gb)
+{
+  return da < db || (da == db && ga < gb);
+}
 
 static inline void swap(double *d, pm_gidx_t *g, int a, int b)
 {
@@ -95,8 +98,10 @@ static void select_smallest(double *d, pm_gidx_t *g, int n, int m)
   while (lo < hi) {
     int p = partition(d, g, lo, hi);
     if (p == m) return;
-    if (p < m) lo = p + 1;
-    else hi = p - 1;
+    if (p < m)
+      lo = p + 1;
+    else
+      hi = p - 1;
   }
 }
 
@@ -115,9 +120,9 @@ static void sort_pairs(double *d, pm_gidx_t *g, int n)
 
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 {
-  double          *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap;
-  pm_gidx_t       *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
-  int              f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
+  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap;
+  pm_gidx_t *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
+  int        f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
 
   if (nb == 0) return;
   B->cnt[r] = 0;

@@ -14,7 +14,10 @@ size_t knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax)
   return (size_t)nmax * (size_t)(dim + 1) + (size_t)knn->tile * (size_t)(knn->tile + 2) + 1;
 }
 
-double knn_tile_tol(int dim) { return (2.0 * dim + 16.0) * DBL_EPSILON; }
+double knn_tile_tol(int dim)
+{
+  return (2.0 * dim + 16.0) * DBL_EPSILON;
+}
 
 /* Augmented centred rows of block b: [-2 (y - mu), |y - mu|^2 (1 - 2 tol)], D + 1 wide. */
 static void augment_block(const knn_block_t *b, const double *mu, double tol, double *ba)
@@ -93,10 +96,10 @@ static int collect_sse2(const double *c, int nj, double t, int *idx)
 
 PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work)
 {
-  int       D   = q->dim, T = knn->tile, A = D + 1;
-  double   *ba  = work, *C = ba + b->n * A, *d2 = C + (size_t)T * T;
-  int      *idx = (int *)(d2 + T); /* T ints fit in the T doubles reserved after d2 */
-  double    tol = knn_tile_tol(D);
+  int       D = q->dim, T = knn->tile, A = D + 1;
+  double   *ba = work, *C = ba + b->n * A, *d2 = C + (size_t)T * T;
+  int      *idx  = (int *)(d2 + T); /* T ints fit in the T doubles reserved after d2 */
+  double    tol  = knn_tile_tol(D);
   PetscBool avx2 = __builtin_cpu_supports("avx2") ? PETSC_TRUE : PETSC_FALSE;
 
   PetscFunctionBeginUser;

@@ -9,8 +9,8 @@
 #include <emmintrin.h>
 
 typedef struct {
-  pm_gidx_t lo, hi;        /* points [lo, hi) in tree order */
-  pm_gidx_t left, right;   /* children, -1 for a leaf */
+  pm_gidx_t lo, hi;      /* points [lo, hi) in tree order */
+  pm_gidx_t left, right; /* children, -1 for a leaf */
 } node_t;
 
 struct knn_tree {
@@ -57,9 +57,12 @@ static void select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t
         perm[j--]   = s;
       }
     }
-    if (m <= j) hi = j;
-    else if (m >= i) lo = i;
-    else break;
+    if (m <= j)
+      hi = j;
+    else if (m >= i)
+      lo = i;
+    else
+      break;
   }
 }
 
@@ -85,8 +88,8 @@ static void build_node(knn_tree_t *t, const double *x, pm_gidx_t nd)
     PM_ASSERT(t->nnodes + 2 <= t->cap);
     select_nth(t->perm, x, D, best, N->lo, N->hi, m);
     t->nnodes += 2;
-    t->nodes[l] = (node_t){N->lo, m, -1, -1};
-    t->nodes[r] = (node_t){m, N->hi, -1, -1};
+    t->nodes[l]        = (node_t){N->lo, m, -1, -1};
+    t->nodes[r]        = (node_t){m, N->hi, -1, -1};
     t->nodes[nd].left  = l;
     t->nodes[nd].right = r;
     build_node(t, x, l);
@@ -139,15 +142,18 @@ PetscErrorCode knn_tree_destroy(knn_tree_t **tree)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-const pm_gidx_t *knn_tree_order(const knn_tree_t *t) { return t->perm; }
+const pm_gidx_t *knn_tree_order(const knn_tree_t *t)
+{
+  return t->perm;
+}
 
 /* Squared distance between box [glo, ghi] and the box of node nd (a point box when glo == ghi):
  * a lower bound of every distance between the two. */
 static inline double box_box_lb2(const knn_tree_t *t, pm_gidx_t nd, const double *glo, const double *ghi)
 {
-  int           D  = t->dim, d = 0;
+  int           D = t->dim, d = 0;
   const double *lo = t->box + 2 * D * nd, *hi = lo + D;
-  __m128d       s  = _mm_setzero_pd(), z = _mm_setzero_pd();
+  __m128d       s = _mm_setzero_pd(), z = _mm_setzero_pd();
   double        r[2];
 
   /* two coordinates at a time: e = max(lo - ghi, glo - hi, 0); only a bound, so the grouping of
@@ -201,7 +207,7 @@ static double group_bound2(const group_t *G)
 
 static void visit_leaf(const knn_tree_t *t, const node_t *N, group_t *G)
 {
-  int           D  = t->dim, np = (int)(N->hi - N->lo);
+  int           D = t->dim, np = (int)(N->hi - N->lo);
   const double *xt = t->px + N->lo * D;
 
   for (int r = 0; r < G->ng; r++) {

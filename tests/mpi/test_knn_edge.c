@@ -53,9 +53,9 @@ static PetscErrorCode build(MPI_Comm comm, pm_rows_t **X, int k, pm_knn_method_t
 /* Graph equals the oracle on the full set x (n x dim). */
 static PetscErrorCode check_vs_ref(const char *what, const pm_graph_t *g, int64_t n, int dim, const double *x)
 {
-  int64_t   *ind, bad = 0, first = -1;
-  double    *dist;
-  int        nc = g->ncol;
+  int64_t *ind, bad = 0, first = -1;
+  double  *dist;
+  int      nc = g->ncol;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(n * nc, &ind, n * nc, &dist));
@@ -78,7 +78,7 @@ static PetscErrorCode lattice(int64_t *n, double **x)
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(N * 3, x));
   for (int64_t i = 0; i < N; i++) {
-    int64_t c = (i * 412) % N; /* 412 is coprime to 729: a permutation */
+    int64_t c       = (i * 412) % N; /* 412 is coprime to 729: a permutation */
     (*x)[3 * i]     = (double)(c % 9);
     (*x)[3 * i + 1] = (double)((c / 9) % 9);
     (*x)[3 * i + 2] = (double)(c / 81);
@@ -102,7 +102,9 @@ static PetscErrorCode test_ties(MPI_Comm comm)
     pm_rows_t  *X;
     pm_graph_t *g;
     PetscCall(rows_from(comm, n, 3, x, &X));
-    PetscCall(build(comm, &X, 30, m == 0 ? PM_KNN_BRUTE : m == 1 ? PM_KNN_TREE : PM_KNN_AUTO, PM_DUP_ERROR, &g, &ierr));
+    PetscCall(build(comm, &X, 30, m == 0 ? PM_KNN_BRUTE : m == 1 ? PM_KNN_TREE
+                                                                 : PM_KNN_AUTO,
+                    PM_DUP_ERROR, &g, &ierr));
     PM_TEST(ierr == 0, "%s: build failed: %s", names[m], last_error);
     if (!ierr) PetscCall(check_vs_ref(names[m], g, n, 3, x));
     PetscCall(pm_graph_destroy(&g));

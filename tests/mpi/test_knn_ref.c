@@ -46,7 +46,8 @@ static PetscErrorCode check_set(MPI_Comm comm, const char *set)
     pm_knn_t *knn;
     PetscCall(pm_knn_create(comm, &knn));
     PetscCall(pm_knn_set_k(knn, k));
-    PetscCall(pm_knn_set_method(knn, m == 0 ? PM_KNN_BRUTE : m == 1 ? PM_KNN_TREE : PM_KNN_AUTO));
+    PetscCall(pm_knn_set_method(knn, m == 0 ? PM_KNN_BRUTE : m == 1 ? PM_KNN_TREE
+                                                                    : PM_KNN_AUTO));
     PetscCall(pm_knn_build(knn, &X, &g[m]));
     PetscCall(pm_knn_destroy(&knn));
   }
