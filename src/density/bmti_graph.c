@@ -79,6 +79,18 @@ PetscErrorCode bmti_work_destroy(bmti_work_t *w)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree(w->starts));
+  PetscCall(bmti_work_release_edges(w));
+  PetscCall(PetscFree4(w->cptr, w->cols, w->cval, w->rhs0));
+  PetscCall(PetscFree(w->wsum));
+  PetscCall(PetscFree3(w->label, w->comp, w->col_label));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Frees the per-edge data once the rows are merged (bmti_structure): only the row structure, the
+ * components and the layout are needed afterwards. Not collective. */
+PetscErrorCode bmti_work_release_edges(bmti_work_t *w)
+{
+  PetscFunctionBeginUser;
   PetscCall(PetscFree3(w->eptr, w->etgt, w->eh));
   PetscCall(PetscFree(w->halo));
   PetscCall(PetscFree(w->hx));
@@ -90,9 +102,6 @@ PetscErrorCode bmti_work_destroy(bmti_work_t *w)
   PetscCall(PetscFree(w->grad));
   PetscCall(PetscFree3(w->v_src, w->v_tgt, w->v_in));
   PetscCall(PetscFree4(w->dF, w->w, w->dF_in, w->w_in));
-  PetscCall(PetscFree4(w->cptr, w->cols, w->cval, w->rhs0));
-  PetscCall(PetscFree(w->wsum));
-  PetscCall(PetscFree3(w->label, w->comp, w->col_label));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

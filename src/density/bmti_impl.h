@@ -72,6 +72,7 @@ typedef struct {
 
 PetscErrorCode bmti_work_setup(bmti_work_t *w, MPI_Comm comm, const pm_rows_t *X, const pm_graph_t *g, double id, const int64_t *kstar);
 PetscErrorCode bmti_work_destroy(bmti_work_t *w);
+PetscErrorCode bmti_work_release_edges(bmti_work_t *w);
 PetscErrorCode bmti_graph_edges(bmti_work_t *w);
 PetscErrorCode bmti_graph_reverse(bmti_work_t *w);
 PetscErrorCode bmti_exchange_to_targets(bmti_work_t *w, const double *out_vals, double *in_vals);

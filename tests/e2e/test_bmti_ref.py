@@ -13,7 +13,7 @@
              DADApy's BMTI on one copy (after removing the mean), component means = k*NN means
   bad        -bmti_ksp_max_it 1 and -bmti_errors exact above -bmti_errors_max_n: clear error, exit != 0
 Environment: TB (test binaries), PM_MPIRUN. Tolerances: |a - b| <= tol * max(1, |b|)."""
-import os, subprocess, sys, tempfile
+import os, shutil, subprocess, sys, tempfile, time
 import numpy as np
 import h5py
 
@@ -218,10 +218,26 @@ def case_bad(tmp):
     print(msg.strip().splitlines()[-1] if msg.strip() else "")
 
 
+def private_driver(tmp):
+    """Run a private copy of the driver: a concurrent `make` relinks build/tests/* whenever the
+    library changes, which would make mpirun fail to start it in the middle of this test."""
+    global DRIVER
+    for _ in range(20):
+        dst = os.path.join(tmp, "test_bmti_driver")
+        shutil.copy2(DRIVER, dst)
+        p = subprocess.run([dst], capture_output=True, text=True)
+        if "usage" in p.stdout + p.stderr:
+            DRIVER = dst
+            return
+        time.sleep(3)
+    raise SystemExit("cannot get a working copy of " + DRIVER)
+
+
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else "ref"
     os.makedirs(os.path.join(ROOT, "tests", "out"), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.join(ROOT, "tests", "out"), prefix="bmti_") as tmp:
+        private_driver(tmp)
         {"ref": case_ref, "alpha099": case_alpha099, "exact": case_exact, "probe": case_probe, "two": case_two, "bad": case_bad}[case](tmp)
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     sys.exit(1 if failures else 0)
