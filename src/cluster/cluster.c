@@ -16,7 +16,7 @@ PetscErrorCode pm_cluster_create(MPI_Comm comm, pm_cluster_t **clp)
   cl->Z       = 1.65;
   cl->halo    = PETSC_FALSE;
   cl->rho_cut = cl->delta_cut = 0.0;
-  cl->dp_plot = PETSC_TRUE;
+  cl->dp_plot                 = PETSC_TRUE;
   PetscCall(PetscLogEventRegister("PmDpaPeaks", PETSC_OBJECT_CLASSID, &cl->ev[0]));
   PetscCall(PetscLogEventRegister("PmDpaAssign", PETSC_OBJECT_CLASSID, &cl->ev[1]));
   PetscCall(PetscLogEventRegister("PmDpaSaddles", PETSC_OBJECT_CLASSID, &cl->ev[2]));
@@ -58,9 +58,9 @@ PetscErrorCode pm_cluster_get_density_kind(const pm_cluster_t *cl, pm_den_kind_t
 
 static PetscErrorCode compute_dpa(pm_cluster_t *cl, const pm_graph_t *graph, const pm_density_t *den)
 {
-  const double   *ld, *err;
-  const int64_t  *kstar;
-  pm_dpa_input_t  in;
+  const double  *ld, *err;
+  const int64_t *kstar;
+  pm_dpa_input_t in;
 
   PetscFunctionBeginUser;
   PetscCall(pm_density_get(den, cl->density, &ld, &err));
@@ -85,7 +85,7 @@ static PetscErrorCode compute_dp(pm_cluster_t *cl, const pm_rows_t *X, const pm_
   PetscCall(pm_dp_compute(&in, cl->delta, cl->ref, &cl->rho_cut_used, &cl->delta_cut_used, &cl->res));
   PetscCall(PetscLogEventEnd(cl->ev[4], 0, 0, 0, 0));
   for (int64_t c = 0; c < cl->res->K; c++) { /* the error of each peak, summed from its owner */
-    pm_gidx_t g = cl->res->center[c];
+    pm_gidx_t g          = cl->res->center[c];
     cl->res->peak_err[c] = (g >= graph->row_start && g < graph->row_start + graph->n_local) ? err[g - graph->row_start] : 0.0;
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, cl->res->peak_err, (int)cl->res->K, MPI_DOUBLE, MPI_SUM, cl->comm));
@@ -104,8 +104,10 @@ PetscErrorCode pm_cluster_compute(pm_cluster_t *cl, const pm_rows_t *X, const pm
   cl->n_global  = graph->n_global;
   cl->row_start = graph->row_start;
   cl->n_local   = graph->n_local;
-  if (cl->method == PM_CLUSTER_DPA) PetscCall(compute_dpa(cl, graph, den));
-  else PetscCall(compute_dp(cl, X, graph, den));
+  if (cl->method == PM_CLUSTER_DPA)
+    PetscCall(compute_dpa(cl, graph, den));
+  else
+    PetscCall(compute_dp(cl, X, graph, den));
   cl->seconds = pm_time() - t0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -3,7 +3,8 @@
 #include "dpa.h"
 #include <phasemap/io.h>
 
-typedef enum { PM_CLUSTER_DPA = 0, PM_CLUSTER_DP } pm_cluster_method_t;
+typedef enum { PM_CLUSTER_DPA = 0,
+               PM_CLUSTER_DP } pm_cluster_method_t;
 extern const char *const pm_cluster_method_names[];
 
 struct pm_cluster {
@@ -18,8 +19,8 @@ struct pm_cluster {
   PetscLogEvent       ev[5];
   pm_gidx_t           n_global, row_start, n_local;
   pm_dpa_result_t    *res;
-  double             *delta; /* dp: local delta */
-  pm_gidx_t          *ref;   /* dp: local nearest higher-density point (-1 for global maxima) */
+  double             *delta;      /* dp: local delta */
+  pm_gidx_t          *ref;        /* dp: local nearest higher-density point (-1 for global maxima) */
   double             *dp_log_den; /* dp: copy of the local log density (decision graph) */
   double              seconds;
 };

@@ -63,7 +63,8 @@ PetscErrorCode pm_cluster_write(const pm_cluster_t *cl, pm_output_t *out)
   PetscCall(pm_output_attr_int(out, "/clusters", "n_clusters", K));
   PetscCall(pm_output_attr_int(out, "/clusters", "pointer_jumping_rounds", r->jump_rounds));
   PetscCall(pm_output_attr_double(out, "/clusters", "seconds", cl->seconds));
-  if (cl->method == PM_CLUSTER_DPA) PetscCall(write_dpa(cl, out));
+  if (cl->method == PM_CLUSTER_DPA)
+    PetscCall(write_dpa(cl, out));
   else {
     PetscCall(pm_output_write_rows(out, "/clusters/dp_delta", PM_T_DOUBLE, cl->n_global, cl->row_start, cl->n_local, 0, cl->delta));
     PetscCall(pm_output_write_rows(out, "/clusters/dp_ref", PM_T_INT64, cl->n_global, cl->row_start, cl->n_local, 0, cl->ref));

@@ -61,7 +61,7 @@ static PetscErrorCode search_orphans(const pm_dp_input_t *in, const pm_gidx_t *o
       best[o]          = PETSC_MAX_REAL;
       bidx[o]          = INT64_MAX;
       for (pm_gidx_t q = 0; q < nl && in->log_den[order[q]] > xo[D]; q++) {
-        pm_gidx_t j = order[q];
+        pm_gidx_t j  = order[q];
         double    d2 = 0.0;
         for (int k = 0; k < D; k++) d2 += (X->x[j * D + k] - xo[k]) * (X->x[j * D + k] - xo[k]);
         if (d2 < best[o] || (d2 == best[o] && X->row_start + j < bidx[o])) {

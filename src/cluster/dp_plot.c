@@ -30,9 +30,9 @@ static void format_line(char *l, const char *text)
 
 static PetscErrorCode write_table(const pm_cluster_t *cl, const char *path)
 {
-  char     *buf, text[DG_LINE + 64];
-  MPI_File  fh;
-  int       rank, rc;
+  char    *buf, text[DG_LINE + 64];
+  MPI_File fh;
+  int      rank, rc;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(cl->comm, &rank));

@@ -3,9 +3,9 @@
 
 static PetscErrorCode check_input(const pm_dpa_input_t *in)
 {
-  const pm_graph_t *G = in->graph;
+  const pm_graph_t *G                  = in->graph;
   char              why[PM_REASON_MAX] = "";
-  PetscBool         ok = PETSC_TRUE;
+  PetscBool         ok                 = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   PetscCheck(in->Z >= 0.0, G->comm, PETSC_ERR_USER_INPUT, "-dpa_z %g must be >= 0 (default 1.65)", in->Z);
@@ -43,10 +43,10 @@ static PetscErrorCode step_end(const pm_dpa_input_t *in, int s, double t, pm_dpa
 
 PetscErrorCode pm_dpa_compute(const pm_dpa_input_t *in, pm_dpa_result_t **resp)
 {
-  dpa_work_t       w = {0};
-  pm_dpa_result_t *res;
+  dpa_work_t        w = {0};
+  pm_dpa_result_t  *res;
   const pm_graph_t *G = in->graph;
-  double           t;
+  double            t;
 
   PetscFunctionBeginUser;
   PetscCall(check_input(in));

@@ -7,30 +7,30 @@
 
 /* Inputs of one DPA run: everything is borrowed. kstar[i] is a neighbour COUNT in 1..ncol-1. */
 typedef struct {
-  const pm_graph_t *graph;   /* neighbour table, self in column 0 */
-  const double     *log_den; /* local log densities */
-  const double     *err;     /* local errors */
-  const int64_t    *kstar;   /* local k* */
-  double            Z;       /* merging significance */
-  PetscBool         halo;    /* label halo points -1 */
-  const PetscLogEvent *events; /* NULL, or 4 events: peaks, assign, saddles, merge (registered by the caller) */
+  const pm_graph_t    *graph;   /* neighbour table, self in column 0 */
+  const double        *log_den; /* local log densities */
+  const double        *err;     /* local errors */
+  const int64_t       *kstar;   /* local k* */
+  double               Z;       /* merging significance */
+  PetscBool            halo;    /* label halo points -1 */
+  const PetscLogEvent *events;  /* NULL, or 4 events: peaks, assign, saddles, merge (registered by the caller) */
 } pm_dpa_input_t;
 
 /* Result of DPA (and of classic DP, where the saddle and merge fields stay empty).
  * Replicated fields (same on every rank) describe the K final clusters. */
 typedef struct {
-  int64_t    K;            /* final clusters */
-  int64_t    K_pre;        /* clusters before merging (surviving putative centres) */
-  int64_t    n_putative;   /* putative centres before pruning */
-  int64_t   *label;        /* local: 0..K-1, -1 = halo */
-  pm_gidx_t *center;       /* K: global index of each cluster's centre */
-  int64_t   *population;   /* K: points labelled c (halo excluded) */
+  int64_t    K;               /* final clusters */
+  int64_t    K_pre;           /* clusters before merging (surviving putative centres) */
+  int64_t    n_putative;      /* putative centres before pruning */
+  int64_t   *label;           /* local: 0..K-1, -1 = halo */
+  pm_gidx_t *center;          /* K: global index of each cluster's centre */
+  int64_t   *population;      /* K: points labelled c (halo excluded) */
   int64_t   *core_population; /* K: points assigned to c before the halo cut */
-  double    *peak_log_den; /* K: log density of the centre */
-  double    *peak_err;     /* K: its error */
-  double    *saddle;       /* K x K: saddle log density, DADApy convention (no border m-1, diagonal m-2) */
-  double    *saddle_err;   /* K x K */
-  pm_gidx_t *border;       /* K x K: saddle point, -1 where none and on the diagonal */
+  double    *peak_log_den;    /* K: log density of the centre */
+  double    *peak_err;        /* K: its error */
+  double    *saddle;          /* K x K: saddle log density, DADApy convention (no border m-1, diagonal m-2) */
+  double    *saddle_err;      /* K x K */
+  pm_gidx_t *border;          /* K x K: saddle point, -1 where none and on the diagonal */
   int64_t    n_merges;
   pm_gidx_t *merge_absorbed; /* n_merges: centre of the absorbed cluster */
   pm_gidx_t *merge_survivor; /* n_merges: centre of the cluster that absorbed it */
@@ -76,8 +76,8 @@ typedef struct {
   pm_gidx_t *starts; /* size+1 row starts */
   pm_gidx_t  n_local, row_start, nghost;
   int        ncol;
-  pm_gidx_t *ghost;  /* nghost sorted global indices */
-  int32_t   *slot;   /* n_local x ncol */
+  pm_gidx_t *ghost; /* nghost sorted global indices */
+  int32_t   *slot;  /* n_local x ncol */
 } pm_dpa_nbr_t;
 
 PetscErrorCode pm_dpa_nbr_create(const pm_graph_t *graph, pm_dpa_nbr_t **nb);

@@ -10,8 +10,10 @@ int pm_dpa_owner(const pm_gidx_t *starts, int size, pm_gidx_t g)
 
   while (lo < hi) { /* last rank r with starts[r] <= g */
     int mid = (lo + hi + 1) / 2;
-    if (starts[mid] <= g) lo = mid;
-    else hi = mid - 1;
+    if (starts[mid] <= g)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -114,8 +116,10 @@ PetscErrorCode pm_dpa_nbr_create(const pm_graph_t *graph, pm_dpa_nbr_t **nbp)
   PetscCall(PetscMalloc1(ne + 1, &nb->slot));
   for (pm_gidx_t e = 0; e < ne; e++) {
     pm_gidx_t g = graph->ind[e];
-    if (g >= rs && g < rs + nl) nb->slot[e] = (int32_t)(g - rs);
-    else nb->slot[e] = (int32_t)(nl + ghost_find(nb->ghost, &B, g));
+    if (g >= rs && g < rs + nl)
+      nb->slot[e] = (int32_t)(g - rs);
+    else
+      nb->slot[e] = (int32_t)(nl + ghost_find(nb->ghost, &B, g));
   }
   PetscCall(PetscFree(B.bstart));
   *nbp = nb;
@@ -129,8 +133,10 @@ int64_t pm_dpa_nbr_lookup(const pm_dpa_nbr_t *nb, pm_gidx_t g)
   if (g >= nb->row_start && g < nb->row_start + nb->n_local) return g - nb->row_start;
   while (lo < hi) {
     pm_gidx_t mid = lo + (hi - lo) / 2;
-    if (nb->ghost[mid] < g) lo = mid + 1;
-    else hi = mid;
+    if (nb->ghost[mid] < g)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return (lo < nb->nghost && nb->ghost[lo] == g) ? nb->n_local + lo : -1;
 }
@@ -208,8 +214,10 @@ PetscErrorCode pm_dpa_route(MPI_Comm comm, pm_gidx_t n, int w, const int *dest, 
   PetscCallMPI(MPI_Type_free(&rt));
   PetscCall(PetscFree(sbuf));
   *nrecv = tot;
-  if (planp) *planp = P;
-  else PetscCall(pm_dpa_route_free(&P));
+  if (planp)
+    *planp = P;
+  else
+    PetscCall(pm_dpa_route_free(&P));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

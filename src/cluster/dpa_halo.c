@@ -22,8 +22,10 @@ PetscErrorCode dpa_finish(dpa_work_t *w, const int64_t *absorbed_by, const int64
     int64_t f = final_of_pre[w->label[i]];
     pop[K + f]++;
     res->label[i] = f;
-    if (w->in->halo && w->rc[i] < halo_cut[f]) res->label[i] = -1;
-    else pop[f]++;
+    if (w->in->halo && w->rc[i] < halo_cut[f])
+      res->label[i] = -1;
+    else
+      pop[f]++;
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, pop, (int)(2 * K), MPI_INT64_T, MPI_SUM, w->comm));
   for (int64_t f = 0; f < K; f++) {

@@ -3,7 +3,10 @@
 #include "dpa.h"
 
 /* Point order of the sequential visit: decreasing g, ties by increasing global index. */
-static inline int dpa_ranks_higher(double gj, pm_gidx_t j, double gi, pm_gidx_t i) { return gj > gi || (gj == gi && j < i); }
+static inline int dpa_ranks_higher(double gj, pm_gidx_t j, double gi, pm_gidx_t i)
+{
+  return gj > gi || (gj == gi && j < i);
+}
 
 /* A border candidate / saddle between preliminary clusters a < b. */
 typedef struct {
@@ -29,19 +32,19 @@ typedef struct {
   pm_gidx_t             n_local, row_start, n_global;
   int                   ncol;
   pm_dpa_nbr_t         *nb;
-  double                m;      /* min(log_den - Z err) */
-  double               *rc;     /* local rho_c */
-  double               *g;      /* n_local + nghost */
-  int64_t              *clab;   /* local: preliminary cluster of a surviving centre, else -1 */
-  pm_gidx_t            *higher; /* local: for a removed centre, the highest point having it within k*; else -1 */
-  double               *ghigher;/* local: g of that point */
+  double                m;       /* min(log_den - Z err) */
+  double               *rc;      /* local rho_c */
+  double               *g;       /* n_local + nghost */
+  int64_t              *clab;    /* local: preliminary cluster of a surviving centre, else -1 */
+  pm_gidx_t            *higher;  /* local: for a removed centre, the highest point having it within k*; else -1 */
+  double               *ghigher; /* local: g of that point */
   int64_t               n_putative, K_pre;
-  int64_t              *label;  /* n_local + nghost preliminary labels */
+  int64_t              *label; /* n_local + nghost preliminary labels */
   /* replicated per preliminary cluster */
-  pm_gidx_t            *cen;    /* centre index */
-  double               *cen_rc, *cen_err, *cen_logden;
-  int64_t               n_edges;
-  dpa_edge_t           *edges;  /* replicated saddles, sorted by (a, b) */
+  pm_gidx_t  *cen; /* centre index */
+  double     *cen_rc, *cen_err, *cen_logden;
+  int64_t     n_edges;
+  dpa_edge_t *edges; /* replicated saddles, sorted by (a, b) */
 } dpa_work_t;
 
 PetscErrorCode dpa_find_centres(dpa_work_t *w);

@@ -11,8 +11,8 @@ typedef struct {
 } heap_ent_t;
 
 typedef struct {
-  int64_t a, b, alive, ver;
-  double  B, Berr;
+  int64_t   a, b, alive, ver;
+  double    B, Berr;
   pm_gidx_t p;
 } medge_t;
 
@@ -116,8 +116,14 @@ static PetscErrorCode add_incidence(merge_t *M, int64_t c, int64_t e)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static inline int64_t other_end(const medge_t *e, int64_t c) { return e->a == c ? e->b : e->a; }
-static inline int     touches(const medge_t *e, int64_t c) { return e->alive && (e->a == c || e->b == c); }
+static inline int64_t other_end(const medge_t *e, int64_t c)
+{
+  return e->a == c ? e->b : e->a;
+}
+static inline int touches(const medge_t *e, int64_t c)
+{
+  return e->alive && (e->a == c || e->b == c);
+}
 
 /* Survivor s absorbs r: for every neighbour q of r keep the higher saddle of (s,q) and (r,q). */
 static PetscErrorCode absorb(merge_t *M, int64_t s, int64_t r, int64_t *mark)
@@ -165,7 +171,7 @@ static PetscErrorCode merge_init(merge_t *M, const dpa_work_t *w, int64_t **mark
   for (int64_t c = 0; c < w->K_pre; c++) M->head[c] = (*mark)[c] = -1;
   for (int64_t e = 0; e < M->nE; e++) {
     const dpa_edge_t *x = &w->edges[e];
-    M->E[e] = (medge_t){x->a, x->b, 1, 0, x->rc, x->err, x->p};
+    M->E[e]             = (medge_t){x->a, x->b, 1, 0, x->rc, x->err, x->p};
     PetscCall(add_incidence(M, x->a, e));
     PetscCall(add_incidence(M, x->b, e));
     PetscCall(push_if_qualifies(M, e));
@@ -187,12 +193,12 @@ static PetscErrorCode merge_loop(merge_t *M, int64_t *absorbed_by, int64_t *mark
     int64_t    i, j, s, r;
     double     c1, c2;
     if (!e->alive || e->ver != top.ver) continue;
-    i  = e->a;
-    j  = e->b;
-    c1 = (w->cen_rc[i] - e->B) / (w->cen_err[i] + e->Berr);
-    c2 = (w->cen_rc[j] - e->B) / (w->cen_err[j] + e->Berr);
-    s  = c1 < c2 ? j : i;
-    r  = c1 < c2 ? i : j;
+    i                                  = e->a;
+    j                                  = e->b;
+    c1                                 = (w->cen_rc[i] - e->B) / (w->cen_err[i] + e->Berr);
+    c2                                 = (w->cen_rc[j] - e->B) / (w->cen_err[j] + e->Berr);
+    s                                  = c1 < c2 ? j : i;
+    r                                  = c1 < c2 ? i : j;
     res->merge_absorbed[res->n_merges] = w->cen[r];
     res->merge_survivor[res->n_merges] = w->cen[s];
     res->merge_saddle[res->n_merges]   = e->B + w->m - 1.0;

@@ -6,7 +6,7 @@
 /* Step 0: m = min(rho - Z eps), rho_c = rho - m + 1, g = rho_c - eps (same operation order as the spec). */
 static PetscErrorCode shift_density(dpa_work_t *w)
 {
-  const pm_dpa_input_t *in = w->in;
+  const pm_dpa_input_t *in   = w->in;
   double                mloc = PETSC_MAX_REAL;
 
   PetscFunctionBeginUser;

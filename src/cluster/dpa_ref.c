@@ -5,19 +5,22 @@
 #include <stdlib.h>
 
 typedef struct {
-  pm_gidx_t     n;
-  int           ncol;
+  pm_gidx_t        n;
+  int              ncol;
   const pm_gidx_t *ind;
-  const double *err;
-  const int64_t *kstar;
-  double        Z, m;
-  double       *rc, *g;
-  int64_t      *lab, *cen, Kp;
-  pm_gidx_t    *hp; /* higher point of removed centres, -1 otherwise */
-  char         *put;
+  const double    *err;
+  const int64_t   *kstar;
+  double           Z, m;
+  double          *rc, *g;
+  int64_t         *lab, *cen, Kp;
+  pm_gidx_t       *hp; /* higher point of removed centres, -1 otherwise */
+  char            *put;
 } ref_t;
 
-static int before(const ref_t *R, pm_gidx_t j, pm_gidx_t i) { return R->g[j] > R->g[i] || (R->g[j] == R->g[i] && j < i); }
+static int before(const ref_t *R, pm_gidx_t j, pm_gidx_t i)
+{
+  return R->g[j] > R->g[i] || (R->g[j] == R->g[i] && j < i);
+}
 
 static int cmp_visit(const void *x, const void *y, void *ctx)
 {
@@ -28,7 +31,7 @@ static int cmp_visit(const void *x, const void *y, void *ctx)
 
 static PetscErrorCode ref_centres(ref_t *R)
 {
-  pm_gidx_t n = R->n;
+  pm_gidx_t n  = R->n;
   int       nc = R->ncol;
 
   PetscFunctionBeginUser;
@@ -83,7 +86,7 @@ static PetscErrorCode ref_assign(ref_t *R, int64_t *nfall)
 /* Border points: clusters visited in order, members in increasing index, strict improvement. */
 static void ref_borders(const ref_t *R, double *B, double *Berr, pm_gidx_t *P)
 {
-  int64_t K = R->Kp;
+  int64_t K  = R->Kp;
   int     nc = R->ncol;
 
   for (int64_t x = 0; x < K * K; x++) {
@@ -148,16 +151,16 @@ static void ref_merge(const ref_t *R, double *B, double *Berr, pm_gidx_t *P, int
         }
       }
     if (bi < 0) break;
-    c1 = (R->rc[R->cen[bi]] - B[bi * K + bj]) / (R->err[R->cen[bi]] + Berr[bi * K + bj]);
-    c2 = (R->rc[R->cen[bj]] - B[bi * K + bj]) / (R->err[R->cen[bj]] + Berr[bi * K + bj]);
-    s  = c1 < c2 ? bj : bi;
-    r  = c1 < c2 ? bi : bj;
+    c1                                 = (R->rc[R->cen[bi]] - B[bi * K + bj]) / (R->err[R->cen[bi]] + Berr[bi * K + bj]);
+    c2                                 = (R->rc[R->cen[bj]] - B[bi * K + bj]) / (R->err[R->cen[bj]] + Berr[bi * K + bj]);
+    s                                  = c1 < c2 ? bj : bi;
+    r                                  = c1 < c2 ? bi : bj;
     res->merge_absorbed[res->n_merges] = R->cen[r];
     res->merge_survivor[res->n_merges] = R->cen[s];
     res->merge_saddle[res->n_merges]   = B[bi * K + bj] + R->m - 1.0;
     res->merge_margin[res->n_merges]   = c1 < c2 ? c1 : c2;
     res->n_merges++;
-    surv_of[r]  = s;
+    surv_of[r]   = s;
     B[s * K + r] = B[r * K + s] = -1.0;
     Berr[s * K + r] = Berr[r * K + s] = 0.0;
     for (int64_t q = 0; q < K; q++) {
@@ -190,7 +193,7 @@ static PetscErrorCode ref_output(const ref_t *R, const double *B, const double *
     res->peak_err[fin[c]]     = R->err[R->cen[c]];
     res->peak_log_den[fin[c]] = R->rc[R->cen[c]] + R->m - 1.0; /* overwritten by the caller with the input value */
     res->population[fin[c]] = res->core_population[fin[c]] = 0;
-    cut[fin[c]] = -PETSC_MAX_REAL;
+    cut[fin[c]]                                            = -PETSC_MAX_REAL;
     for (int64_t d = 0; d < Kp; d++) {
       if (fin[d] < 0) continue;
       res->saddle[fin[c] * K + fin[d]]     = B[c * Kp + d] + R->m - 1.0;
@@ -205,8 +208,10 @@ static PetscErrorCode ref_output(const ref_t *R, const double *B, const double *
     while (surv_of[c] >= 0) c = surv_of[c];
     res->label[i] = fin[c];
     res->core_population[fin[c]]++;
-    if (halo && R->rc[i] < cut[fin[c]]) res->label[i] = -1;
-    else res->population[fin[c]]++;
+    if (halo && R->rc[i] < cut[fin[c]])
+      res->label[i] = -1;
+    else
+      res->population[fin[c]]++;
   }
   PetscCall(PetscFree2(fin, cut));
   PetscFunctionReturn(PETSC_SUCCESS);

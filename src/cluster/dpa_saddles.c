@@ -19,11 +19,11 @@ static PetscErrorCode border_queries(dpa_work_t *w, pm_gidx_t *nq, int **dest, i
     for (int r = 1; r <= w->in->kstar[i]; r++) {
       int32_t s = w->nb->slot[i * nc + r];
       if (w->label[s] != w->label[i]) {
-        pm_gidx_t p2       = ind[i * nc + r];
-        (*dest)[n]         = pm_dpa_owner(w->nb->starts, w->size, p2);
-        (*rec)[3 * n]      = p2;
-        (*rec)[3 * n + 1]  = w->row_start + i;
-        (*rec)[3 * n + 2]  = w->label[i];
+        pm_gidx_t p2      = ind[i * nc + r];
+        (*dest)[n]        = pm_dpa_owner(w->nb->starts, w->size, p2);
+        (*rec)[3 * n]     = p2;
+        (*rec)[3 * n + 1] = w->row_start + i;
+        (*rec)[3 * n + 2] = w->label[i];
         n++;
         break;
       }
@@ -76,11 +76,11 @@ static pm_gidx_t best_per_pair(pm_gidx_t n, dpa_edge_t *e)
 /* Reduce the local best borders over all ranks: route each pair to one rank, reduce, allgather. */
 static PetscErrorCode reduce_pairs(dpa_work_t *w, pm_gidx_t n, dpa_edge_t *e)
 {
-  int          *dest, *cnt, *dsp, nmine;
-  int64_t      *recv;
-  pm_gidx_t     nrecv;
-  const int     W = (int)(sizeof(dpa_edge_t) / sizeof(int64_t));
-  MPI_Datatype  et;
+  int         *dest, *cnt, *dsp, nmine;
+  int64_t     *recv;
+  pm_gidx_t    nrecv;
+  const int    W = (int)(sizeof(dpa_edge_t) / sizeof(int64_t));
+  MPI_Datatype et;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(n + 1, &dest));
@@ -125,14 +125,14 @@ PetscErrorCode dpa_find_saddles(dpa_work_t *w)
     int64_t   c  = rec[3 * k + 2], c2;
     int64_t   s2 = pm_dpa_nbr_lookup(w->nb, rec[3 * k]);
     if (!verdict[k] || !(w->g[i] > 0.0)) continue; /* the spec's saddle starts at 0 and needs g > it */
-    c2        = w->label[s2];
-    e[ne].a   = PetscMin(c, c2);
-    e[ne].b   = PetscMax(c, c2);
-    e[ne].g   = w->g[i];
+    c2         = w->label[s2];
+    e[ne].a    = PetscMin(c, c2);
+    e[ne].b    = PetscMax(c, c2);
+    e[ne].g    = w->g[i];
     e[ne].side = (c == e[ne].a) ? 0 : 1;
-    e[ne].p   = p1;
-    e[ne].rc  = w->rc[i];
-    e[ne].err = w->in->err[i];
+    e[ne].p    = p1;
+    e[ne].rc   = w->rc[i];
+    e[ne].err  = w->in->err[i];
     ne++;
   }
   ne = best_per_pair(ne, e);
