@@ -37,7 +37,7 @@ PetscErrorCode pm_soap_set_params(pm_soap_t *s, int nmax, int lmax, double rc, d
   s->sigma = sigma;
   s->width = PetscMin(1.0, 0.5 * rc);
   PetscCall(PetscFree(s->ycoef));
-  PetscCall(PetscMalloc1((lmax + 1) * (lmax + 1), &s->ycoef));
+  PetscCall(PetscMalloc1(3 * (lmax + 1) * (lmax + 1), &s->ycoef));
   pm_soap_ylm_coefficients(lmax, s->ycoef);
   PetscCall(pm_soap_build_table(s));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -153,7 +153,10 @@ static void expand_atom(const pm_soap_t *s, const pm_nlist_t *nl, int64_t i, dou
     int64_t       k;
     if (r >= s->rc) continue;
     k = pos[nl->species[nl->j[e]]]++;
-    if (r > 0.0) pm_soap_ylm(s->lmax, s->ycoef, d[0] / r, d[1] / r, d[2] / r, w->Y);
+    if (r > 0.0) {
+      double ir = 1.0 / r;
+      pm_soap_ylm(s->lmax, s->ycoef, d[0] * ir, d[1] * ir, d[2] * ir, w->Y);
+    }
     else pm_soap_ylm(s->lmax, s->ycoef, 0.0, 0.0, 1.0, w->Y); /* only l = 0 survives: I_nl(0) = 0 for l > 0 */
     for (int lm = 0; lm < LL; lm++) w->Yt[(size_t)lm * w->cap + k] = w->Y[lm];
     radial_at(s, r, w->Rg + (size_t)k * LN);

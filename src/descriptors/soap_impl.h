@@ -13,7 +13,7 @@ struct pm_soap {
   double        rc, sigma, width; /* cutoff, Gaussian width, envelope width (min(1, rc/2)) */
   double        h;                /* table spacing rc / PM_SOAP_TABLE_N */
   double       *table;            /* (PM_SOAP_TABLE_N + 4) x (lmax+1) x nmax; row t is d = (t-1) h */
-  double       *ycoef;            /* normalisation of the real harmonics, (lmax+1)^2 */
+  double       *ycoef;            /* real harmonics: normalisation and recurrence factors, 3 (lmax+1)^2 */
   PetscLogEvent ev_table, ev_compute;
 };
 
@@ -32,7 +32,8 @@ PetscErrorCode pm_soap_basis_coefficients(int nmax, double rc, double *W);
 void pm_soap_basis_eval(int nmax, double rc, const double *W, double r, double *g);
 /* Fill s->table with I_nl(d) = 4 pi int_0^rc r^2 g_n(r) e^{-(r^2+d^2)/(2 sigma^2)} i_l(r d / sigma^2) dr. */
 PetscErrorCode pm_soap_build_table(pm_soap_t *s);
-/* Real spherical harmonics Y_lm (index l*l + l + m) of the unit vector (x, y, z), l = 0..lmax. */
+/* Real spherical harmonics Y_lm (index l*l + l + m) of the unit vector (x, y, z), l = 0..lmax;
+ * ycoef (3 (lmax+1)^2 doubles) from pm_soap_ylm_coefficients. */
 void pm_soap_ylm_coefficients(int lmax, double *ycoef);
 void pm_soap_ylm(int lmax, const double *ycoef, double x, double y, double z, double *Y);
 /* Smooth envelope: 1 below rc - width, cosine switch to 0 at rc. */

@@ -7,6 +7,14 @@
 
 void pm_soap_ylm_coefficients(int lmax, double *ycoef)
 {
+  int     LL = (lmax + 1) * (lmax + 1);
+  double *A = ycoef + LL, *B = ycoef + 2 * LL; /* Q_l^m = A z Q_{l-1}^m - B Q_{l-2}^m */
+
+  for (int l = 0; l <= lmax; l++)
+    for (int m = 0; m < l; m++) {
+      A[l * l + l + m] = (2.0 * l - 1.0) / (l - m);
+      B[l * l + l + m] = (l + m - 1.0) / (l - m);
+    }
   for (int l = 0; l <= lmax; l++)
     for (int m = 0; m <= l; m++) {
       double r = 1.0; /* (l-m)!/(l+m)! */
@@ -20,7 +28,9 @@ void pm_soap_ylm_coefficients(int lmax, double *ycoef)
 
 void pm_soap_ylm(int lmax, const double *ycoef, double x, double y, double z, double *Y)
 {
-  double c = 1.0, s = 0.0, qmm = 1.0; /* Re, Im (x+iy)^m; Q_m^m = (2m-1)!! */
+  int           LL = (lmax + 1) * (lmax + 1);
+  const double *A = ycoef + LL, *B = ycoef + 2 * LL;
+  double        c = 1.0, s = 0.0, qmm = 1.0; /* Re, Im (x+iy)^m; Q_m^m = (2m-1)!! */
 
   for (int m = 0; m <= lmax; m++) {
     double q0 = qmm, q1;
@@ -33,7 +43,7 @@ void pm_soap_ylm(int lmax, const double *ycoef, double x, double y, double z, do
       q1 = (2 * m + 1) * z * q0;
       for (int l = m + 1; l <= lmax; l++) {
         if (l > m + 1) {
-          double q2 = ((2 * l - 1) * z * q1 - (l + m - 1) * q0) / (l - m);
+          double q2 = A[l * l + l + m] * z * q1 - B[l * l + l + m] * q0;
           q0        = q1;
           q1        = q2;
         }

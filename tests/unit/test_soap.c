@@ -160,7 +160,7 @@ static PetscErrorCode test_building_blocks(void)
   PM_TEST(pm_test_close(b[4], pow(1e-6, 4) / 945.0, 1e-9), "i_4 small-x limit");
   { /* harmonics orthonormal on the sphere (Gauss-Legendre in z, uniform in phi), lmax = 10 */
     int     L = 10, LL = (L + 1) * (L + 1), nz = 24, np = 48;
-    double  zq[24], wz[24], coef[121], Y[121], G[121 * 121], err = 0;
+    double  zq[24], wz[24], coef[3 * 121], Y[121], G[121 * 121], err = 0;
     memset(G, 0, sizeof G);
     pm_soap_ylm_coefficients(L, coef);
     pm_soap_gauss_legendre(nz, -1, 1, zq, wz);
