@@ -58,6 +58,8 @@ PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, 
   pm_cells_t  *cells = NULL;
   pm_nlist_t   nl;
   double      *x;
+  PetscBool    ok = PETSC_TRUE;
+  char         msg[PM_REASON_MAX] = "";
 
   PetscFunctionBeginUser;
   PetscCheck(d->ready, comm, PETSC_ERR_ORDER, "pm_descriptors_setup() must be called before computing a frame");
@@ -76,7 +78,22 @@ PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, 
     PetscCall(pm_nlist_build(dom, cells, d->rc, first, count, d->max_nb, &nl));
     PetscCall(PetscLogEventEnd(d->ev_nlist, 0, 0, 0, 0));
     nl.nspecies = d->nspecies;
-    PetscCall(compute_blocks(d, dom, &nl, x));
+    for (int64_t i = 0; i < nl.n && ok; i++)
+      if (nl.off[i + 1] > nl.off[i] && nl.d[4 * nl.off[i] + 3] == 0.0) {
+        ok = PETSC_FALSE;
+        PetscCall(PetscSNPrintf(msg, sizeof msg, "descriptors: frame %" PRId64 ": atoms %" PRId64 " and %" PRId64 " are at the same position; remove duplicated atoms from the input", atoms->frame, dom->id[first + i], dom->id[nl.j[nl.off[i]]]));
+      }
+    if (ok) PetscCall(compute_blocks(d, dom, &nl, x));
+  }
+  {
+    PetscErrorCode err = pm_agree(comm, ok, msg);
+    if (err) { /* bad input: free what this frame holds and pass the (already raised) error on */
+      PetscCall(PetscFree(x));
+      PetscCall(pm_nlist_free(&nl));
+      PetscCall(pm_cells_destroy(&cells));
+      PetscCall(pm_domain_destroy(&dom));
+      PetscFunctionReturn(err);
+    }
   }
   for (int b = 0; b < d->nblk; b++)
     if (d->blk[b] == PM_DESC_STEINHARDT) {

@@ -77,6 +77,20 @@ int main(int argc, char **argv)
     err = pm_descriptors_compute_frame(d, PETSC_COMM_WORLD, &A, &fr);
     PetscCall(PetscPopErrorHandler());
     PM_TEST(err != 0 && strstr(msg, "degenerate") != NULL, "flat box: error %d message '%s'", err, msg);
+    /* two atoms at the same place */
+    {
+      pm_atoms_t B    = A;
+      int64_t    id2[2] = {1, 2}, order2[2] = {0, 1};
+      int        sp2[2] = {0, 0};
+      double     pos2[6] = {1, 1, 1, 1, 1, 1};
+      B.natoms = B.n_local = 2;
+      B.id = id2, B.order = order2, B.species = sp2, B.pos = pos2;
+      B.box.h[2][2] = 5.0;
+      PetscCall(PetscPushErrorHandler(keep_message, msg));
+      err = pm_descriptors_compute_frame(d, PETSC_COMM_WORLD, &B, &fr);
+      PetscCall(PetscPopErrorHandler());
+      PM_TEST(err != 0 && strstr(msg, "same position") != NULL, "coincident atoms: error %d message '%s'", err, msg);
+    }
     PetscCall(pm_descriptors_destroy(&d));
   }
   {
