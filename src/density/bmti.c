@@ -76,8 +76,15 @@ PetscErrorCode pm_bmti_set_from_options(pm_bmti_t *b)
   PetscCall(PCSetType(pc, PCHYPRE));
   PetscCall(KSPSetTolerances(b->ksp, 1e-8, PETSC_DEFAULT, PETSC_DEFAULT, 2000));
   PetscCall(KSPSetOptionsPrefix(b->ksp, "bmti_"));
-  PetscCall(hypre_defaults());
   PetscCall(KSPSetFromOptions(b->ksp));
+  { /* only when the PC is hypre: injected options that nobody reads would be reported as unused */
+    PetscBool is_hypre;
+    PetscCall(PetscObjectTypeCompare((PetscObject)pc, PCHYPRE, &is_hypre));
+    if (is_hypre) {
+      PetscCall(hypre_defaults());
+      PetscCall(PCSetFromOptions(pc));
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
