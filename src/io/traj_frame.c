@@ -22,7 +22,13 @@ PetscErrorCode pm_traj_parse_frame(pm_traj_t *t, MPI_Comm comm, int64_t k, int c
   base = nb[0];
   if (p->err_line >= 0)
     PetscCall(PetscSNPrintf(why, sizeof why, "%s: frame %" PRId64 " (timestep %" PRId64 "), line %" PRId64 ": %s", t->path, k, f->timestep, f->atoms_line + base + p->err_line + 1, p->err));
-  PetscCall(pm_agree(comm, (PetscBool)(p->err_line < 0), why));
+  { /* on a problem anywhere, free the arrays before the error leaves (every rank gets it) */
+    PetscErrorCode ierr = pm_agree(comm, (PetscBool)(p->err_line < 0), why);
+    if (ierr) {
+      pm_parsed_free(p);
+      return ierr;
+    }
+  }
   PetscCallMPI(MPI_Allreduce(&p->n, &tot, 1, MPI_INT64_T, MPI_SUM, comm));
   PetscCheck(tot == f->natoms, comm, PETSC_ERR_PLIB, "%s: frame %" PRId64 ": read %" PRId64 " atoms, expected %" PRId64 "; was the file changed while reading?", t->path, k, tot, f->natoms);
   *first_atom = nb[1];
@@ -96,7 +102,13 @@ PetscErrorCode pm_traj_read_frame(pm_traj_t *t, MPI_Comm comm, int64_t frame, pm
   PetscCall(PetscArraycpy(A->pos, p.pos, 3 * n));
   PetscCall(PetscArraycpy(A->extra, p.extra, n * t->n_extra));
   pm_parsed_free(&p);
-  PetscCall(set_order(t, comm, k, A, first));
+  {
+    PetscErrorCode ierr = set_order(t, comm, k, A, first);
+    if (ierr) {
+      PetscCall(pm_atoms_destroy(&A));
+      return ierr;
+    }
+  }
   if (t->fmt == PM_FMT_EXTXYZ && A->box.h[0][0] == 0 && A->box.h[1][1] == 0 && A->box.h[2][2] == 0) PetscCall(bounding_box(comm, A));
   PetscCall(PetscLogEventEnd(t->ev_read, 0, 0, 0, 0));
   *atoms = A;

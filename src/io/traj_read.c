@@ -104,7 +104,7 @@ static int carry_more(gzFile gz, carry_t *c, size_t want)
     size_t ncap = 2 * (c->n + want);
     char  *nb;
     if (PetscMalloc1(ncap + 1, &nb)) return -1;
-    memcpy(nb, c->b, c->n);
+    if (c->n) memcpy(nb, c->b, c->n);
     PetscFree(c->b);
     c->b   = nb;
     c->cap = ncap;

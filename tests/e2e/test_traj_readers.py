@@ -64,6 +64,10 @@ def lammps_box(head, lines):
     flags = [t for t in toks if t not in ("xy", "xz", "yz")]
     per = [1 if f == "pp" else 0 for f in flags] if flags else [1, 1, 1]
     h = np.zeros((3, 3))
+    if "abc" in toks:  # general triclinic: rows a, b, c and the origin
+        flags = [t for t in toks if t not in ("abc", "origin")]
+        h = np.array([x[:3] for x in b])
+        return np.array([x[3] for x in b]), h, [1 if f == "pp" else 0 for f in flags], True
     if "xy" in toks:
         xy, xz, yz = b[0][2], b[1][2], b[2][2]
         lo = [b[0][0] - min(0.0, xy, xz, xy + xz), b[1][0] - min(0.0, yz), b[2][0]]
@@ -191,6 +195,8 @@ def test_formats():
     good("triclinic scaled", tri, ["-columns", "c_f[1]:c_f[3],v_e"], exp, ["1", "2", "3"], groups=True, extra_names=["c_f[1]", "c_f[2]", "c_f[3]", "v_e"])
     for spec, sel in (("1:4", [1, 2, 3]), ("::2", [0, 2, 4]), ("-1", [4]), ("3:0:-1", [3, 2, 1]), ("-2:", [3, 4]), ("1:100:3", [1, 4])):
         good(f"-frames {spec}", tri, ["-frames", spec, "-columns", "v_e"], parse_lammps(tri, ["v_e"]), ["1", "2", "3"], ranks=(3,), sel=sel)
+    gen = os.path.join(D, "general.dump")
+    good("general triclinic (abc origin)", gen, [], parse_lammps(gen), ["1"], ranks=(1, 2))
     unw = os.path.join(D, "unwrapped.dump")
     good("unwrapped element", unw, ["-columns", "vx"], parse_lammps(unw, ["vx"]), ["Cl", "Li", "P", "S"])
     good("unwrapped -species", unw, ["-species", "Li,P,S,Cl"], parse_lammps(unw, [], species=None), ["Li", "P", "S", "Cl"], ranks=(2,))

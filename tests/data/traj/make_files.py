@@ -87,6 +87,14 @@ def ase_extxyz():
     w("ase.extxyz", text)
 
 
+def general_triclinic():
+    """Newer LAMMPS: ITEM: BOX BOUNDS abc origin (edge vectors and origin), scaled coordinates."""
+    rng = random.Random(5)
+    box = ["6.0 0.5 -0.25 1.0", "1.5 7.0 0.0 -2.0", "0.0 0.75 8.0 0.5"]
+    rows = [[str(i + 1), "1"] + [repr(rng.random()) for _ in range(3)] for i in range(20)]
+    w("general.dump", lammps_frame(0, box, "abc origin pp pp pp", ["id", "type", "xs", "ys", "zs"], rows))
+
+
 def molecule_xyz():
     text = ""
     for fr in range(2):
@@ -118,4 +126,4 @@ def bad_files():
 
 
 if __name__ == "__main__":
-    tri_scaled(); unwrapped(); dump_atom(); ase_extxyz(); molecule_xyz(); bad_files()
+    tri_scaled(); general_triclinic(); unwrapped(); dump_atom(); ase_extxyz(); molecule_xyz(); bad_files()
