@@ -39,11 +39,11 @@ PetscErrorCode pm_bmti_create(MPI_Comm comm, pm_bmti_t **b)
 static PetscErrorCode hypre_defaults(void)
 {
   const char *opt[][2] = {
-    {"-bmti_pc_hypre_boomeramg_coarsen_type", "HMIS"},
-    {"-bmti_pc_hypre_boomeramg_interp_type", "ext+i"},
-    {"-bmti_pc_hypre_boomeramg_P_max", "4"},
-    {"-bmti_pc_hypre_boomeramg_strong_threshold", "0.5"},
-    {"-bmti_pc_hypre_boomeramg_agg_nl", "1"},
+      {"-bmti_pc_hypre_boomeramg_coarsen_type", "HMIS"},
+      {"-bmti_pc_hypre_boomeramg_interp_type", "ext+i"},
+      {"-bmti_pc_hypre_boomeramg_P_max", "4"},
+      {"-bmti_pc_hypre_boomeramg_strong_threshold", "0.5"},
+      {"-bmti_pc_hypre_boomeramg_agg_nl", "1"},
   };
   PetscBool set;
 
@@ -120,9 +120,12 @@ static PetscErrorCode compute_errors(pm_bmti_t *b, bmti_work_t *w, Mat A, const 
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(b->ev_errors, 0, 0, 0, 0));
-  if (b->errors == PM_BMTI_ERR_KSTARNN) PetscCall(PetscArraycpy(err, kerr, w->n_local));
-  else if (b->errors == PM_BMTI_ERR_EXACT) PetscCall(bmti_errors_exact(b, w, kerr, err));
-  else PetscCall(bmti_errors_probe(b, w, A, err));
+  if (b->errors == PM_BMTI_ERR_KSTARNN)
+    PetscCall(PetscArraycpy(err, kerr, w->n_local));
+  else if (b->errors == PM_BMTI_ERR_EXACT)
+    PetscCall(bmti_errors_exact(b, w, kerr, err));
+  else
+    PetscCall(bmti_errors_probe(b, w, A, err));
   PetscCall(PetscLogEventEnd(b->ev_errors, 0, 0, 0, 0));
   b->t_errors = pm_time() - t0;
   PetscFunctionReturn(PETSC_SUCCESS);

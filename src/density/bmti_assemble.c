@@ -31,7 +31,7 @@ PetscErrorCode bmti_structure(bmti_work_t *w)
   PetscCall(PetscMalloc1(w->n_local + 1, &w->wsum));
   w->cptr[0] = 0;
   for (pm_gidx_t i = 0; i < w->n_local; i++) {
-    pm_gidx_t n = 0;
+    pm_gidx_t n  = 0;
     double    ws = 0, rs = 0;
     for (pm_gidx_t e = w->eptr[i]; e < w->eptr[i + 1]; e++) tmp[n++] = (entry_t){w->etgt[e], 0, w->w[e], -w->w[e] * w->dF[e]};
     for (pm_gidx_t q = w->iptr[i]; q < w->iptr[i + 1]; q++) {
@@ -42,7 +42,8 @@ PetscErrorCode bmti_structure(bmti_work_t *w)
     for (pm_gidx_t t = 0; t < n; t++) {
       ws += tmp[t].w;
       rs += tmp[t].r;
-      if (nc > w->cptr[i] && w->cols[nc - 1] == tmp[t].col) w->cval[nc - 1] += tmp[t].w;
+      if (nc > w->cptr[i] && w->cols[nc - 1] == tmp[t].col)
+        w->cval[nc - 1] += tmp[t].w;
       else {
         w->cols[nc] = tmp[t].col;
         w->cval[nc] = tmp[t].w;
@@ -57,8 +58,14 @@ PetscErrorCode bmti_structure(bmti_work_t *w)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscBool is_pinned_row(const bmti_work_t *w, PetscBool pin, pm_gidx_t i) { return (PetscBool)(pin && w->label[i] == w->row_start + i); }
-static PetscBool is_pinned_col(const bmti_work_t *w, PetscBool pin, pm_gidx_t c) { return (PetscBool)(pin && w->col_label[c] == w->cols[c]); }
+static PetscBool is_pinned_row(const bmti_work_t *w, PetscBool pin, pm_gidx_t i)
+{
+  return (PetscBool)(pin && w->label[i] == w->row_start + i);
+}
+static PetscBool is_pinned_col(const bmti_work_t *w, PetscBool pin, pm_gidx_t c)
+{
+  return (PetscBool)(pin && w->col_label[c] == w->cols[c]);
+}
 
 static PetscErrorCode preallocate(bmti_work_t *w, PetscBool pin, Mat A)
 {
@@ -73,8 +80,10 @@ static PetscErrorCode preallocate(bmti_work_t *w, PetscBool pin, Mat A)
     if (is_pinned_row(w, pin, i)) continue;
     for (pm_gidx_t c = w->cptr[i]; c < w->cptr[i + 1]; c++) {
       if (is_pinned_col(w, pin, c)) continue;
-      if (w->cols[c] >= lo && w->cols[c] < hi) dnz[i]++;
-      else onz[i]++;
+      if (w->cols[c] >= lo && w->cols[c] < hi)
+        dnz[i]++;
+      else
+        onz[i]++;
     }
   }
   PetscCall(MatSeqAIJSetPreallocation(A, 0, dnz));
@@ -89,10 +98,10 @@ static PetscErrorCode preallocate(bmti_work_t *w, PetscBool pin, Mat A)
  * is dropped elsewhere, which makes the alpha = 1 system definite. Collective. */
 PetscErrorCode bmti_assemble(pm_bmti_t *b, bmti_work_t *w, const double *ref, const double *ref_err, PetscBool pin, Mat *A, Vec *rhs)
 {
-  PetscInt    N, nl, rs, *cidx, maxc = 1;
+  PetscInt     N, nl, rs, *cidx, maxc = 1;
   PetscScalar *vals, *bb;
-  double      alpha = b->alpha;
-  MatInfo     info;
+  double       alpha = b->alpha;
+  MatInfo      info;
 
   PetscFunctionBeginUser;
   PetscCheck(w->N <= PETSC_MAX_INT, w->comm, PETSC_ERR_SUP, "BMTI: %" PRId64 " points exceed PETSc's 32-bit index range (2^31 - 1); a 64-bit-index PETSc build is needed", w->N);
@@ -117,7 +126,8 @@ PetscErrorCode bmti_assemble(pm_bmti_t *b, bmti_work_t *w, const double *ref, co
     cidx[n]        = row;
     vals[n++]      = alpha * w->wsum[i] + prior;
     bb[i]          = alpha * w->rhs0[i] + prior * ref[i];
-    if (is_pinned_row(w, pin, i)) bb[i] = 0;
+    if (is_pinned_row(w, pin, i))
+      bb[i] = 0;
     else
       for (pm_gidx_t c = w->cptr[i]; c < w->cptr[i + 1]; c++) {
         if (is_pinned_col(w, pin, c)) continue;

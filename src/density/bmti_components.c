@@ -22,8 +22,8 @@ static PetscErrorCode compact_ids(bmti_work_t *w)
 /* Needs bmti_structure (w->cols). Sets w->label, w->comp, w->col_label, w->n_comp. Collective. */
 PetscErrorCode bmti_components(bmti_work_t *w)
 {
-  pm_gidx_t  nc = w->cptr[w->n_local], nu = 0, *uniq, *cu, *ulab, *jump;
-  PetscBool  changed = PETSC_TRUE;
+  pm_gidx_t nc = w->cptr[w->n_local], nu = 0, *uniq, *cu, *ulab, *jump;
+  PetscBool changed = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc3(w->n_local + 1, &w->label, w->n_local + 1, &w->comp, nc + 1, &w->col_label));

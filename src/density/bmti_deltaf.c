@@ -13,14 +13,17 @@ PetscErrorCode bmti_halo_fetch(bmti_work_t *w)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static double sign_of(double x) { return (double)((x > 0) - (x < 0)); }
+static double sign_of(double x)
+{
+  return (double)((x > 0) - (x < 0));
+}
 
 /* dF_e = (g_i + g_j).D_e / 2, sigma_e^2 = (v_i + v_j + 2 p_e sqrt(v_i v_j)) / 4 with
  * p_e = s_e sign((g_i.D_e)(g_j.D_e)), s_e = c_e / (k*_i + k*_j - c_e), w_e = 1 / (sigma_e^2
  * sqrt(k*_i k*_j)); then dF and w are sent to the owners of the targets. Collective. */
 PetscErrorCode bmti_deltaf(bmti_work_t *w, const int64_t *common, double *wmin, double *wmax)
 {
-  const int D = w->D;
+  const int D                  = w->D;
   char      why[PM_REASON_MAX] = "";
   PetscBool ok                 = PETSC_TRUE;
   double    lo = PETSC_MAX_REAL, hi = 0, mm[2], gm[2];
@@ -40,11 +43,11 @@ PetscErrorCode bmti_deltaf(bmti_work_t *w, const int64_t *common, double *wmin, 
         pj += gj[a] * d;
         f += (gi[a] + gj[a]) * d;
       }
-      sim       = (double)common[e] / (ki + kj - (double)common[e]);
-      p         = sim * sign_of(pi * pj);
-      var       = 0.25 * (w->v_src[e] + w->v_tgt[e] + 2.0 * p * PetscSqrtReal(w->v_src[e] * w->v_tgt[e]));
-      w->dF[e]  = 0.5 * f;
-      w->w[e]   = 1.0 / (var * PetscSqrtReal(ki * kj));
+      sim      = (double)common[e] / (ki + kj - (double)common[e]);
+      p        = sim * sign_of(pi * pj);
+      var      = 0.25 * (w->v_src[e] + w->v_tgt[e] + 2.0 * p * PetscSqrtReal(w->v_src[e] * w->v_tgt[e]));
+      w->dF[e] = 0.5 * f;
+      w->w[e]  = 1.0 / (var * PetscSqrtReal(ki * kj));
       if (ok && !(var > 0 && PetscIsNormalReal(w->w[e]))) {
         ok = PETSC_FALSE;
         PetscCall(PetscSNPrintf(why, sizeof why, "BMTI: the log-density difference between points %" PRId64 " and %" PRId64 " has variance %g; duplicate or degenerate points? (try -duplicates drop)", w->row_start + i, w->etgt[e], var));

@@ -29,15 +29,18 @@ static void grid_shape(int size, int *nprow, int *npcol)
 }
 
 /* Local index of global index g (0-based) on a block-cyclic dimension. */
-static int g2l(int g, int nb, int np) { return (g / (nb * np)) * nb + g % nb; }
+static int g2l(int g, int nb, int np)
+{
+  return (g / (nb * np)) * nb + g % nb;
+}
 
 /* Scatter the unpinned matrix entries (from the row structure) to their block-cyclic owners. */
 static PetscErrorCode fill_dense(pm_bmti_t *b, bmti_work_t *w, const double *ref_err, const grid_t *gr, double *Aloc)
 {
-  int       *scnt, *sdsp, *rcnt, *rdsp, *pos, nrecv = 0;
-  pm_gidx_t  nent = w->n_local + w->cptr[w->n_local];
-  double    *sbuf, *rbuf;
-  double     alpha = b->alpha;
+  int      *scnt, *sdsp, *rcnt, *rdsp, *pos, nrecv = 0;
+  pm_gidx_t nent = w->n_local + w->cptr[w->n_local];
+  double   *sbuf, *rbuf;
+  double    alpha = b->alpha;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc4(w->size, &scnt, w->size + 1, &sdsp, w->size, &rcnt, w->size + 1, &rdsp));
@@ -50,7 +53,8 @@ static PetscErrorCode fill_dense(pm_bmti_t *b, bmti_work_t *w, const double *ref
         pm_gidx_t col = c < w->cptr[i] ? row : w->cols[c];
         double    v   = c < w->cptr[i] ? alpha * w->wsum[i] + (1.0 - alpha) / (ref_err[i] * ref_err[i]) : -alpha * w->cval[c];
         int       p   = Cblacs_pnum(gr->ctx, (int)((row / gr->nb) % gr->nprow), (int)((col / gr->nb) % gr->npcol));
-        if (pass == 0) scnt[p]++;
+        if (pass == 0)
+          scnt[p]++;
         else {
           int s           = sdsp[p] + pos[p]++;
           sbuf[3 * s]     = (double)row;
@@ -85,9 +89,9 @@ static PetscErrorCode fill_dense(pm_bmti_t *b, bmti_work_t *w, const double *ref
 
 static PetscErrorCode eigen(bmti_work_t *w, grid_t *gr, double *Aloc, double *lam, double *Z)
 {
-  int     one = 1, lwork = -1, liwork = -1, info = 0, iwq = 0;
-  double  wq   = 0, *work;
-  int    *iwork;
+  int    one = 1, lwork = -1, liwork = -1, info = 0, iwq = 0;
+  double wq = 0, *work;
+  int   *iwork;
 
   PetscFunctionBeginUser;
   pdsyevd_("V", "U", &gr->n, Aloc, &one, &one, gr->desc, lam, Z, &one, &one, gr->desc, &wq, &lwork, &iwq, &liwork, &info);

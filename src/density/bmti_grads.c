@@ -15,7 +15,7 @@ PetscErrorCode bmti_grads(bmti_work_t *w)
   for (pm_gidx_t i = 0; i < w->n_local; i++) {
     const double *xi = w->x + i * D;
     double       *gi = w->grad + i * D;
-    pm_gidx_t     m  = w->eptr[i + 1] - w->eptr[i], last = w->eptr[i + 1] - 1;
+    pm_gidx_t     m = w->eptr[i + 1] - w->eptr[i], last = w->eptr[i + 1] - 1;
     double        r2 = 0, c;
     for (int a = 0; a < D; a++) {
       double d = w->hx[w->eh[last] * D + a] - xi[a];
@@ -34,7 +34,7 @@ static void covariance(const bmti_work_t *w, pm_gidx_t i, double *delta, double 
 {
   const int     D  = w->D;
   const double *xi = w->x + i * D, *gi = w->grad + i * D;
-  pm_gidx_t     m  = w->eptr[i + 1] - w->eptr[i], last = w->eptr[i + 1] - 1;
+  pm_gidx_t     m = w->eptr[i + 1] - w->eptr[i], last = w->eptr[i + 1] - 1;
   double        r2 = 0, c, s = (double)w->kstar[i] / (double)(w->kstar[i] - 1);
 
   for (int a = 0; a < D; a++) {

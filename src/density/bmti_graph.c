@@ -21,8 +21,10 @@ pm_gidx_t bmti_find(const pm_gidx_t *v, pm_gidx_t n, pm_gidx_t key)
   pm_gidx_t lo = 0, hi = n - 1;
   while (lo < hi) {
     pm_gidx_t mid = lo + (hi - lo) / 2;
-    if (v[mid] < key) lo = mid + 1;
-    else hi = mid;
+    if (v[mid] < key)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -32,8 +34,10 @@ int bmti_owner(const bmti_work_t *w, pm_gidx_t g)
   int lo = 0, hi = w->size - 1;
   while (lo < hi) { /* last rank whose start is <= g */
     int mid = (lo + hi + 1) / 2;
-    if (w->starts[mid] <= g) lo = mid;
-    else hi = mid - 1;
+    if (w->starts[mid] <= g)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -155,8 +159,8 @@ PetscErrorCode bmti_graph_reverse(bmti_work_t *w)
   PetscCall(PetscMalloc2(2 * w->n_out + 1, &sbuf, 2 * nin + 1, &rbuf));
   for (pm_gidx_t i = 0; i < w->n_local; i++)
     for (pm_gidx_t e = w->eptr[i]; e < w->eptr[i + 1]; e++) {
-      int p       = bmti_owner(w, w->etgt[e]);
-      w->slot[e]  = w->sdsp[p] + pos[p]++;
+      int p                    = bmti_owner(w, w->etgt[e]);
+      w->slot[e]               = w->sdsp[p] + pos[p]++;
       sbuf[2 * w->slot[e]]     = w->row_start + i;
       sbuf[2 * w->slot[e] + 1] = w->etgt[e];
     }
@@ -215,8 +219,10 @@ static pm_gidx_t count_common(const pm_gidx_t *a, pm_gidx_t na, const pm_gidx_t 
 {
   pm_gidx_t c = 0, p = 0, q = 0;
   while (p < na && q < nb) {
-    if (a[p] < b[q]) p++;
-    else if (a[p] > b[q]) q++;
+    if (a[p] < b[q])
+      p++;
+    else if (a[p] > b[q])
+      q++;
     else {
       c++;
       p++;

@@ -5,7 +5,9 @@
 #include "density/bmti.h"
 #include <petscksp.h>
 
-typedef enum { PM_BMTI_ERR_KSTARNN, PM_BMTI_ERR_EXACT, PM_BMTI_ERR_PROBE } pm_bmti_err_t;
+typedef enum { PM_BMTI_ERR_KSTARNN,
+               PM_BMTI_ERR_EXACT,
+               PM_BMTI_ERR_PROBE } pm_bmti_err_t;
 extern const char *const pm_bmti_err_names[];
 
 #define PM_BMTI_ERRORS_MAX_N_DEFAULT 10000
@@ -52,14 +54,14 @@ typedef struct {
   int       *scnt, *sdsp, *rcnt, *rdsp; /* per-rank counts/displacements (edges) */
   pm_gidx_t *slot;                      /* slot[e] = send position of outgoing edge e */
   /* incoming edges (l -> j local), in receive order, and a CSR by local target */
-  pm_gidx_t n_in, *in_src, *in_tgt; /* in_src global, in_tgt local */
-  pm_gidx_t *iptr, *iord;           /* edges of target j: iord[iptr[j]..iptr[j+1]) */
+  pm_gidx_t  n_in, *in_src, *in_tgt; /* in_src global, in_tgt local */
+  pm_gidx_t *iptr, *iord;            /* edges of target j: iord[iptr[j]..iptr[j+1]) */
   /* per-edge values */
-  double *grad;           /* local gradients n_local x D */
-  double *v_src, *v_tgt;  /* outgoing edge: Delta^T C Delta with C of source / of target */
-  double *v_in;           /* incoming edge: Delta^T C_j Delta (j = local target) */
-  double *dF, *w;         /* outgoing edge: log-density difference and weight */
-  double *dF_in, *w_in;   /* incoming edge (received) */
+  double *grad;          /* local gradients n_local x D */
+  double *v_src, *v_tgt; /* outgoing edge: Delta^T C Delta with C of source / of target */
+  double *v_in;          /* incoming edge: Delta^T C_j Delta (j = local target) */
+  double *dF, *w;        /* outgoing edge: log-density difference and weight */
+  double *dF_in, *w_in;  /* incoming edge (received) */
   /* symmetrised structure: unique off-diagonal columns of each local row (sorted) */
   pm_gidx_t *cptr, *cols;
   double    *cval; /* sum of weights of the edges between row and column (before alpha) */
@@ -90,6 +92,6 @@ PetscErrorCode bmti_shift(bmti_work_t *w, const double *ref, double *log_den);
 PetscErrorCode bmti_errors_exact(pm_bmti_t *b, bmti_work_t *w, const double *ref_err, double *err);
 PetscErrorCode bmti_errors_probe(pm_bmti_t *b, bmti_work_t *w, Mat A, double *err);
 /* Sort helpers shared by the bmti files. */
-void bmti_sort_gidx(pm_gidx_t *v, pm_gidx_t n);
+void      bmti_sort_gidx(pm_gidx_t *v, pm_gidx_t n);
 pm_gidx_t bmti_find(const pm_gidx_t *v, pm_gidx_t n, pm_gidx_t key);
-int bmti_owner(const bmti_work_t *w, pm_gidx_t g);
+int       bmti_owner(const bmti_work_t *w, pm_gidx_t g);

@@ -59,7 +59,7 @@ PetscErrorCode bmti_shift(bmti_work_t *w, const double *ref, double *log_den)
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc2(3 * nbmax * (w->n_local + 1), &vals, 3 * nbmax + 1, &sums));
   for (pm_gidx_t c0 = 0; c0 < w->n_comp; c0 += SHIFT_BATCH) {
-    int    nb = (int)PetscMin((pm_gidx_t)SHIFT_BATCH, w->n_comp - c0);
+    int     nb = (int)PetscMin((pm_gidx_t)SHIFT_BATCH, w->n_comp - c0);
     double *shift;
     PetscCall(PetscArrayzero(vals, 3 * nb * w->n_local));
     for (pm_gidx_t i = 0; i < w->n_local; i++) {

@@ -53,18 +53,18 @@ static PetscErrorCode dump(MPI_Comm comm, const char *dir, const char *name, con
 
 static PetscErrorCode run(MPI_Comm comm)
 {
-  char        dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "";
-  PetscInt    N = 0, ncol = 0, D = 0, its;
-  PetscReal   id = 0, rnorm;
-  PetscBool   set;
-  int         rank, size;
-  pm_graph_t  g;
-  pm_rows_t  *X;
-  pm_bmti_t  *b;
-  int64_t    *kstar, *comp;
-  double     *kl, *ke, *ld, *err, t0;
+  char           dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "";
+  PetscInt       N = 0, ncol = 0, D = 0, its;
+  PetscReal      id = 0, rnorm;
+  PetscBool      set;
+  int            rank, size;
+  pm_graph_t     g;
+  pm_rows_t     *X;
+  pm_bmti_t     *b;
+  int64_t       *kstar, *comp;
+  double        *kl, *ke, *ld, *err, t0;
   PetscLogDouble mallocs;
-  pm_gidx_t   ncomp;
+  pm_gidx_t      ncomp;
 
   PetscFunctionBeginUser;
   MPI_Comm_rank(comm, &rank);
