@@ -198,5 +198,7 @@ typedef struct {
 } pm_frame_rows_t;
 PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, const pm_atoms_t *atoms, pm_frame_rows_t *fr);
 PetscErrorCode pm_frame_rows_free(pm_frame_rows_t *fr);
+/* PETSc error handler that keeps the first error message in ctx (PM_REASON_MAX chars) silently. */
+PetscErrorCode pm_descriptors_capture_error(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx);
 /* Free the rows kept for pm_descriptors_write. */
 PetscErrorCode pm_descriptors_free_results(pm_descriptors_t *d);

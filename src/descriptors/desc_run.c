@@ -46,8 +46,9 @@ static PetscErrorCode rowbuf_add(rowbuf_t *B, const pm_frame_rows_t *fr, int64_t
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Error handler used while groups work independently: keep the first message, print nothing. */
-static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+/* Error handler used while groups work independently: keep the first message (ctx: PM_REASON_MAX
+ * chars), print nothing. */
+PetscErrorCode pm_descriptors_capture_error(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
 {
   char *msg = (char *)ctx;
   (void)comm, (void)line, (void)fun, (void)file;
@@ -62,14 +63,11 @@ static PetscErrorCode capture_handler(MPI_Comm comm, int line, const char *fun, 
   return n;
 }
 
-static PetscErrorCode group_frames(pm_descriptors_t *d, pm_traj_t *traj, MPI_Comm gcomm, int group, int ngroups, const int64_t *offset, rowbuf_t *B)
+/* Frames f0 + group, f0 + group + ngroups, ... below f1, on the ranks of gcomm. */
+static PetscErrorCode group_frames(pm_descriptors_t *d, pm_traj_t *traj, MPI_Comm gcomm, int64_t f0, int64_t f1, int group, int ngroups, const int64_t *offset, rowbuf_t *B, pm_progress_t *prog, int64_t *done)
 {
-  pm_progress_t *prog = NULL;
-
   PetscFunctionBeginUser;
-  /* progress of group 0 only (it holds rank 0) */
-  if (group == 0) PetscCall(pm_progress_create(gcomm, "descriptors", (d->nframes - group + ngroups - 1) / ngroups, &prog));
-  for (int64_t f = group, k = 0; f < d->nframes; f += ngroups, k++) {
+  for (int64_t f = f0 + group; f < f1; f += ngroups) {
     pm_atoms_t     *atoms = NULL;
     pm_frame_rows_t fr;
     PetscCall(pm_traj_read_frame(traj, gcomm, f, &atoms));
@@ -77,9 +75,46 @@ static PetscErrorCode group_frames(pm_descriptors_t *d, pm_traj_t *traj, MPI_Com
     PetscCall(rowbuf_add(B, &fr, f, offset[f], d->dim));
     PetscCall(pm_frame_rows_free(&fr));
     PetscCall(pm_atoms_destroy(&atoms));
-    PetscCall(pm_progress_step(prog, k + 1));
+    PetscCall(pm_progress_step(prog, ++*done));
   }
-  if (prog) PetscCall(pm_progress_destroy(&prog));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Two phases keep the ranks evenly loaded: with F frames and P ranks, first the P floor(F/P)
+ * frames one per rank (P groups of one), then the F mod P remaining frames, each split over a
+ * group of about P / (F mod P) consecutive ranks. Groups run independently, so an error inside
+ * one (a bad frame) is caught (captured by the error handler, *failed set on the ranks where it
+ * happened) and every rank stops after the same phase. */
+static PetscErrorCode all_frames(pm_descriptors_t *d, pm_traj_t *traj, const int64_t *offset, rowbuf_t *B, char *msg, PetscBool *failed)
+{
+  int            rank, size, any = 0;
+  int64_t        F = d->nframes, full, done = 0;
+  pm_progress_t *prog = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(d->comm, &size));
+  full    = F / size * size;
+  *failed = PETSC_FALSE;
+  /* progress as seen by rank 0: its frames in both phases */
+  if (rank == 0) PetscCall(pm_progress_create(PETSC_COMM_SELF, "descriptors", F / size + (F > full ? 1 : 0), &prog));
+  for (int phase = 0; phase < 2 && !any; phase++) {
+    int64_t        f0 = phase ? full : 0, f1 = phase ? F : full;
+    int            ngroups = phase ? (int)(F - full) : size, group, bad;
+    MPI_Comm       gcomm;
+    PetscErrorCode err;
+    if (f1 <= f0) continue;
+    group = (int)((int64_t)rank * ngroups / size);
+    PetscCallMPI(MPI_Comm_split(d->comm, group, rank, &gcomm));
+    PetscCall(PetscPushErrorHandler(pm_descriptors_capture_error, msg));
+    err = group_frames(d, traj, gcomm, f0, f1, group, ngroups, offset, B, prog, &done);
+    PetscCall(PetscPopErrorHandler());
+    PetscCallMPI(MPI_Comm_free(&gcomm));
+    if (err) *failed = PETSC_TRUE;
+    bad = err != 0;
+    PetscCallMPI(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, d->comm));
+  }
+  PetscCall(pm_progress_destroy(&prog));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -171,34 +206,25 @@ static PetscErrorCode setup_from_traj(pm_descriptors_t *d, pm_traj_t *traj, int6
 
 PetscErrorCode pm_descriptors_compute(pm_descriptors_t *d, pm_traj_t *traj, pm_rows_t **X)
 {
-  int            rank, size, ngroups, group;
   int64_t       *offset;
-  MPI_Comm       gcomm;
   rowbuf_t       B;
   char           msg[PM_REASON_MAX] = "";
-  PetscErrorCode ierr;
+  PetscBool      failed = PETSC_FALSE;
+  PetscErrorCode err;
   double         t0 = pm_time();
 
   PetscFunctionBeginUser;
   PetscCall(pm_descriptors_free_results(d));
   PetscCall(setup_from_traj(d, traj, &offset));
-  PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(d->comm, &size));
-  /* groups of consecutive ranks (sizes differ by at most one); group g takes frames g, g+ng, ... */
-  ngroups = (int)PetscMin((int64_t)size, d->nframes);
-  group   = (int)((int64_t)rank * ngroups / size);
-  PetscCallMPI(MPI_Comm_split(d->comm, group, rank, &gcomm));
   memset(&B, 0, sizeof B);
   B.rb = sizeof(row_rec_t) + sizeof(double) * (size_t)d->dim;
-  /* Groups run independently: an error in one must not leave the others waiting, so it is
-   * caught here and agreed on over the whole communicator (its message printed once). */
-  PetscCall(PetscPushErrorHandler(capture_handler, msg));
-  ierr = group_frames(d, traj, gcomm, group, ngroups, offset, &B);
-  PetscCall(PetscPopErrorHandler());
-  PetscCallMPI(MPI_Comm_free(&gcomm));
+  PetscCall(all_frames(d, traj, offset, &B, msg, &failed));
   PetscCall(PetscFree(offset));
-  if (ierr) PetscCall(PetscFree(B.buf));
-  PetscCall(pm_agree(d->comm, ierr ? PETSC_FALSE : PETSC_TRUE, msg));
+  err = pm_agree(d->comm, failed ? PETSC_FALSE : PETSC_TRUE, msg); /* one message, every rank */
+  if (err) {
+    PetscCall(PetscFree(B.buf));
+    PetscFunctionReturn(err);
+  }
   PetscCall(PetscLogEventBegin(d->ev_redist, 0, 0, 0, 0));
   PetscCall(redistribute(d, &B));
   PetscCall(PetscLogEventEnd(d->ev_redist, 0, 0, 0, 0));

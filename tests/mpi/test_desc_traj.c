@@ -9,10 +9,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SMALL "tests/data/cu/cu_slab_3456_T1327_small.dump.gz"
+#define SMALL  "tests/data/cu/cu_slab_3456_T1327_small.dump.gz"
+#define THREE  "tests/out/desc_traj_3frames.dump"
+#include <zlib.h>
+
+/* tests/out/desc_traj_3frames.dump: frames 0, 1 of the small set and frame 1 again as timestep
+ * 20000 (3 frames: on 2 ranks one per rank, then the third split over both). Rank 0 writes. */
+static void write_three(MPI_Comm comm)
+{
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    gzFile g = gzopen(SMALL, "rb");
+    FILE  *f = fopen(THREE, "w");
+    char   line[4096];
+    long   pos1 = -1, nframe = 0, nline = 0;
+    char  *frame1 = NULL;
+    size_t len1 = 0, cap = 0;
+    while (gzgets(g, line, sizeof line)) {
+      if (!strncmp(line, "ITEM: TIMESTEP", 14)) nframe++, pos1 = nline;
+      fputs(line, f);
+      if (nframe == 2) { /* keep frame 1 to append it again */
+        size_t n = strlen(line);
+        if (len1 + n + 1 > cap) cap = 2 * (len1 + n + 1), frame1 = (char *)realloc(frame1, cap);
+        memcpy(frame1 + len1, line, n + 1);
+        len1 += n;
+      }
+      nline++;
+    }
+    (void)pos1;
+    {
+      char *p = strchr(frame1, '\n') + 1, *q = strchr(p, '\n') + 1; /* replace the timestep line */
+      fputs("ITEM: TIMESTEP\n20000\n", f);
+      fputs(q, f);
+    }
+    free(frame1);
+    fclose(f);
+    gzclose(g);
+  }
+  MPI_Barrier(comm);
+}
 
 /* Whole X gathered on every rank of comm (N x D); frame and id columns too. */
-static PetscErrorCode run(MPI_Comm comm, const char *frames, int64_t *N, int *D, double **X, int64_t **ids)
+static PetscErrorCode run(MPI_Comm comm, const char *path, const char *frames, int64_t *N, int *D, double **X, int64_t **ids)
 {
   pm_traj_t        *traj;
   pm_descriptors_t *d;
@@ -23,7 +62,7 @@ static PetscErrorCode run(MPI_Comm comm, const char *frames, int64_t *N, int *D,
   PetscFunctionBeginUser;
   MPI_Comm_size(comm, &size);
   PetscCall(PetscOptionsSetValue(NULL, "-frames", frames));
-  PetscCall(pm_traj_open(comm, SMALL, pm_format_from_path(SMALL), &traj));
+  PetscCall(pm_traj_open(comm, path, pm_format_from_path(path), &traj));
   PetscCall(pm_descriptors_create(comm, &d));
   PetscCall(pm_descriptors_set_from_options(d));
   PetscCall(pm_descriptors_compute(d, traj, &R));
@@ -35,19 +74,19 @@ static PetscErrorCode run(MPI_Comm comm, const char *frames, int64_t *N, int *D,
   dsp  = (int *)malloc(sizeof(int) * size);
   {
     int n = (int)(R->n_local * R->dim);
-    MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, comm);
+    PetscCallMPI(MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, comm));
     dsp[0] = 0;
     for (int r = 1; r < size; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
-    MPI_Allgatherv(R->x, n, MPI_DOUBLE, *X, cnt, dsp, MPI_DOUBLE, comm);
+    PetscCallMPI(MPI_Allgatherv(R->x, n, MPI_DOUBLE, *X, cnt, dsp, MPI_DOUBLE, comm));
   }
   {
     int64_t *loc = (int64_t *)malloc(sizeof(int64_t) * 2 * (R->n_local + 1));
     int      n   = (int)(2 * R->n_local);
     for (int64_t i = 0; i < R->n_local; i++) loc[2 * i] = d->frame[i], loc[2 * i + 1] = d->id[i];
-    MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, comm);
+    PetscCallMPI(MPI_Allgather(&n, 1, MPI_INT, cnt, 1, MPI_INT, comm));
     dsp[0] = 0;
     for (int r = 1; r < size; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
-    MPI_Allgatherv(loc, n, MPI_INT64_T, *ids, cnt, dsp, MPI_INT64_T, comm);
+    PetscCallMPI(MPI_Allgatherv(loc, n, MPI_INT64_T, *ids, cnt, dsp, MPI_INT64_T, comm));
     free(loc);
   }
   free(cnt);
@@ -58,7 +97,7 @@ static PetscErrorCode run(MPI_Comm comm, const char *frames, int64_t *N, int *D,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode check(MPI_Comm comm, const char *frames, int64_t nexpect)
+static PetscErrorCode check(MPI_Comm comm, const char *path, const char *frames, int64_t nexpect)
 {
   int64_t N, N2, *ids, *ids2;
   int     D, D2, rank, size;
@@ -67,12 +106,12 @@ static PetscErrorCode check(MPI_Comm comm, const char *frames, int64_t nexpect)
   PetscFunctionBeginUser;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  PetscCall(run(comm, frames, &N, &D, &X, &ids));
+  PetscCall(run(comm, path, frames, &N, &D, &X, &ids));
   PM_TEST(N == nexpect && D == 30, "-frames %s: N %" PRId64 " D %d", frames, N, D);
   for (int64_t i = 0; i < N; i++)
     for (int c = 0; c < 15; c++) dev = fmax(dev, fabs(X[i * D + c] - X[i * D + 15 + c]));
   PM_TEST(dev < 1e-6, "-frames %s: Steinhardt vs LAMMPS columns %g", frames, dev);
-  PetscCall(PetscPrintf(comm, "-frames %s on %d ranks: max |ours - LAMMPS| = %.2e\n", frames, size, dev));
+  PetscCall(PetscPrintf(comm, "%s -frames %s on %d ranks: max |ours - LAMMPS| = %.2e\n", path, frames, size, dev));
   for (int64_t i = 1; i < N; i++) { /* global order: frame-major, ids ascending */
     int ok = ids[2 * i] > ids[2 * i - 2] || (ids[2 * i] == ids[2 * i - 2] && ids[2 * i + 1] > ids[2 * i - 1]);
     if (!ok) {
@@ -84,7 +123,7 @@ static PetscErrorCode check(MPI_Comm comm, const char *frames, int64_t nexpect)
     MPI_Comm sub;
     MPI_Comm_split(comm, rank < s ? 0 : 1, rank, &sub);
     if (rank < s) {
-      PetscCall(run(sub, frames, &N2, &D2, &X2, &ids2));
+      PetscCall(run(sub, path, frames, &N2, &D2, &X2, &ids2));
       PM_TEST(N2 == N && D2 == D && !memcmp(X2, X, sizeof(double) * N * D) && !memcmp(ids2, ids, sizeof(int64_t) * 2 * N), "-frames %s: %d ranks differ from %d", frames, s, size);
       free(X2);
       free(ids2);
@@ -108,8 +147,10 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsSetValue(NULL, "-steinhardt_wl", "1"));
   PetscCall(PetscOptionsSetValue(NULL, "-steinhardt_cutoff", "5.50679"));
   PetscCall(PetscOptionsSetValue(NULL, "-quiet", "1"));
-  PetscCall(check(comm, "::", 6912));
-  PetscCall(check(comm, "1:2", 3456));
+  PetscCall(check(comm, SMALL, "::", 6912));
+  PetscCall(check(comm, SMALL, "1:2", 3456));
+  write_three(comm);
+  PetscCall(check(comm, THREE, "::", 3 * 3456));
   {
     int fail = pm_test_finish_mpi(comm);
     PetscCall(PetscFinalize());
