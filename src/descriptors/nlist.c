@@ -72,7 +72,7 @@ PetscErrorCode pm_cells_create(const pm_domain_t *D, double rc, pm_cells_t **cel
     C->inv_cw[d] = ext > 0 ? C->nc[d] / ext : 0.0;
     C->kmax[d]   = ext > 0 ? (int)ceil(del / cw) : 0;
     if (C->kmax[d] >= C->nc[d]) C->kmax[d] = C->nc[d] - 1;            /* the whole direction */
-    if (C->nc[d] > 1 && C->kmax[d] - 1 < C->nc[d] - 1) C->r_inner = fmin(C->r_inner, (C->kmax[d] - 1) * cw * D->width[d]);
+    if (C->nc[d] > 1 && C->kmax[d] - 1 < C->nc[d] - 1) C->r_inner = fmin(C->r_inner, (C->kmax[d] - 1) * cw * D->width[d] * (1.0 - 1e-9));
   }
   ncell = (int64_t)C->nc[0] * C->nc[1] * C->nc[2];
   PetscCall(PetscCalloc1(ncell + 1, &C->start));

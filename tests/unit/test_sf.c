@@ -115,6 +115,65 @@ static double max_rel(int n, const double *a, const double *b)
   return m;
 }
 
+/* Steinhardt with the nearest 12 within rc on a random cloud (exercises the inner search and its
+ * fallback) against a brute-force selection over all images and pm_steinhardt_bonds. */
+static PetscErrorCode test_nearest(double L, int n, unsigned seed)
+{
+  double          *pos = (double *)malloc(sizeof(double) * 3 * n), *r, rc = 4.8;
+  int             *sp  = (int *)calloc(n, sizeof(int)), dim;
+  int64_t         *id  = (int64_t *)malloc(sizeof(int64_t) * n);
+  pm_box_t         box;
+  pm_steinhardt_t *st;
+  double           dev = 0.0;
+  int              nzero = 0;
+
+  PetscFunctionBeginUser;
+  memset(&box, 0, sizeof box);
+  for (int d = 0; d < 3; d++) box.h[d][d] = L, box.periodic[d] = 1;
+  for (int i = 0; i < n; i++) {
+    for (int d = 0; d < 3; d++) pos[3 * i + d] = L * urand(&seed);
+    id[i] = i + 1;
+  }
+  PetscCall(PetscOptionsSetValue(NULL, "-steinhardt_nnn", "12"));
+  PetscCall(PetscOptionsSetValue(NULL, "-steinhardt_cutoff", "4.8"));
+  PetscCall(PetscOptionsSetValue(NULL, "-steinhardt_wl", "1"));
+  PetscCall(compute("steinhardt", n, &box, pos, sp, id, &dim, &r));
+  PetscCall(pm_steinhardt_create(PETSC_COMM_SELF, &st));
+  PetscCall(pm_steinhardt_set_from_options(st));
+  for (int i = 0; i < n; i++) {
+    double nb[4096][4], q[5], w[5], wh[5];
+    int    m = 0;
+    for (int j = 0; j < n; j++)
+      for (int a = -1; a <= 1; a++)
+        for (int b = -1; b <= 1; b++)
+          for (int c = -1; c <= 1; c++) {
+            double v[3] = {pos[3 * j] + a * L - pos[3 * i], pos[3 * j + 1] + b * L - pos[3 * i + 1], pos[3 * j + 2] + c * L - pos[3 * i + 2]};
+            double r2   = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+            if (r2 >= rc * rc || (j == i && !a && !b && !c) || m == 4096) continue;
+            nb[m][0] = v[0], nb[m][1] = v[1], nb[m][2] = v[2], nb[m][3] = r2;
+            m++;
+          }
+    for (int a = 1; a < m; a++) /* sort by r^2 (no ties in random data) */
+      for (int k = a; k > 0 && nb[k][3] < nb[k - 1][3]; k--)
+        for (int t = 0; t < 4; t++) {
+          double x = nb[k][t];
+          nb[k][t] = nb[k - 1][t], nb[k - 1][t] = x;
+        }
+    if (m < 12) {
+      nzero++;
+      for (int c = 0; c < dim; c++) dev = fmax(dev, fabs(r[i * dim + c]));
+      continue;
+    }
+    PetscCall(pm_steinhardt_bonds(st, 12, &nb[0][0], q, w, wh));
+    for (int a = 0; a < 5; a++) dev = fmax(dev, fmax(fabs(r[i * dim + a] - q[a]), fmax(fabs(r[i * dim + 5 + a] - w[a]), fabs(r[i * dim + 10 + a] - wh[a]))));
+  }
+  PM_TEST(dev < 1e-12, "nearest-12 Steinhardt (L %g, n %d) vs brute force: %g", L, n, dev);
+  PetscCall(PetscPrintf(PETSC_COMM_SELF, "nearest 12 within %g, L %g, %d atoms (%d with fewer than 12): max dev %.2e\n", rc, L, n, nzero, dev));
+  PetscCall(pm_steinhardt_destroy(&st));
+  free(r), free(pos), free(sp), free(id);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode test_random_cloud(void)
 {
   double   L = 11.0, pos[3 * NA], pos2[3 * NA], *r0, *r1, *ref, rc = 4.5, R[3][3];
@@ -273,6 +332,8 @@ int main(int argc, char **argv)
   test_ylm_3j();
   PetscCall(test_random_cloud());
   PetscCall(test_fcc_cells());
+  PetscCall(test_nearest(14.0, 300, 3));
+  PetscCall(test_nearest(14.0, 120, 5));
   {
     int fail = pm_test_finish_mpi(PETSC_COMM_WORLD);
     PetscCall(PetscFinalize());
