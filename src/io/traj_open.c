@@ -1,5 +1,6 @@
 /* Trajectory object: open (scan, options), getters, destroy. */
 #include "io/traj_impl.h"
+#include <stdio.h>
 #include <string.h>
 
 static PetscErrorCode read_options(MPI_Comm comm, PetscBool *strict, char *frames, char *species, char *columns, size_t n)
@@ -25,6 +26,26 @@ PetscErrorCode pm_traj_register_options(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* gzip by content (magic bytes 1f 8b), whatever the name says; rank 0 looks, all agree. */
+static PetscErrorCode sniff_gzip(pm_traj_t *t)
+{
+  int rank, gz = t->is_gz;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(t->comm, &rank));
+  if (rank == 0) {
+    FILE         *fp = fopen(t->path, "rb");
+    unsigned char m[2];
+    if (fp) {
+      if (fread(m, 1, 2, fp) == 2) gz = m[0] == 0x1f && m[1] == 0x8b;
+      fclose(fp);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&gz, 1, MPI_INT, 0, t->comm));
+  t->is_gz = gz;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm_traj_t **traj)
 {
   pm_traj_t *t;
@@ -41,6 +62,7 @@ PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm
   t->fmt = fmt;
   n      = strlen(path);
   t->is_gz = n > 3 && !strcmp(path + n - 3, ".gz");
+  PetscCall(sniff_gzip(t));
   PetscCall(PetscLogEventRegister("PmTrajScan", PETSC_OBJECT_CLASSID, &t->ev_scan));
   PetscCall(PetscLogEventRegister("PmTrajRead", PETSC_OBJECT_CLASSID, &t->ev_read));
   *traj = t; /* from here on the caller's pm_traj_destroy frees a half-built object */

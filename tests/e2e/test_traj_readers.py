@@ -4,6 +4,7 @@ Usage: test_traj_readers.py cu|formats|bad   (env: TB test binaries, PM_MPIRUN)
 Runs $TB/mpi/test_traj_dump, which writes the selected frames in id order to a binary file."""
 import gzip, os, re, shutil, struct, subprocess, sys, tempfile
 import numpy as np
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TB = os.environ.get("TB", "build/tests")
@@ -16,6 +17,7 @@ TMP = tempfile.mkdtemp(prefix="pm_traj_")
 # run a private copy: a concurrent rebuild relinking the binary must not break a running test
 shutil.copy2(TOOL, os.path.join(TMP, "test_traj_dump"))
 TOOL = os.path.join(TMP, "test_traj_dump")
+PAR = 3  # concurrent mpirun launches
 npass = nfail = 0
 
 
@@ -151,19 +153,20 @@ def compare(tag, got, exp, names, sel=None, box=True):
 
 
 def good(tag, path, opts, exp, names, ranks=(1, 2, 3), sel=None, extra_names=None, groups=False):
+    jobs = [(n, gopt) for n in ranks for gopt in (([], ["-groups", "2"]) if (groups and n > 1) else ([],))]
+    outs_f = [os.path.join(TMP, f"{abs(hash(tag))}_{n}{len(g)}.bin") for n, g in jobs]
+    with ThreadPoolExecutor(PAR) as ex:  # mpirun start-up dominates: run the rank counts side by side
+        res = list(ex.map(lambda j: run(path, list(opts) + j[0][1], j[0][0], j[1]), zip(jobs, outs_f)))
     outs = []
-    for n in ranks:
-        for gopt in ([], ["-groups", "2"]) if (groups and n > 1) else ([],):
-            out = os.path.join(TMP, f"o{n}{len(gopt)}.bin")
-            r = run(path, list(opts) + gopt, n, out)
-            check(r.returncode == 0, f"{tag} np={n} {gopt}: exit {r.returncode}: {r.stdout[-500:]} {r.stderr[-800:]}")
-            if r.returncode:
-                continue
-            got = read_bin(out)
-            compare(f"{tag} np={n}{' groups' if gopt else ''}", got, exp, names, sel)
-            if extra_names is not None:
-                check(got[1] == extra_names, f"{tag}: extra column names {got[1]} vs {extra_names}")
-            outs.append(open(out, "rb").read())
+    for (n, gopt), r, out in zip(jobs, res, outs_f):
+        check(r.returncode == 0, f"{tag} np={n} {gopt}: exit {r.returncode}: {r.stdout[-500:]} {r.stderr[-800:]}")
+        if r.returncode:
+            continue
+        got = read_bin(out)
+        compare(f"{tag} np={n}{' groups' if gopt else ''}", got, exp, names, sel)
+        if extra_names is not None:
+            check(got[1] == extra_names, f"{tag}: extra column names {got[1]} vs {extra_names}")
+        outs.append(open(out, "rb").read())
     check(all(o == outs[0] for o in outs), f"{tag}: output differs between rank counts")
     return outs[0] if outs else None
 
@@ -179,6 +182,10 @@ def test_cu():
         shutil.copyfileobj(f, g)
     b = good("cu.dump", plain, ["-columns", "q4:q12,cna"], exp, ["1"], ranks=(1, 3), groups=True)
     check(a is not None and a == b, "gz and plain give identical frames")
+    odd = os.path.join(TMP, "cu_compressed.dump")  # gzip recognised by content, not by name
+    shutil.copy(gz, odd)
+    c = good("gz named .dump", odd, ["-columns", "q4:q12,cna"], exp, ["1"], ranks=(2,))
+    check(a is not None and a == c, "gzip content detected without the .gz suffix")
     e2 = parse_lammps(gz)
     for f in e2:
         f["key"] = ["Cu"] * f["n"]
@@ -243,13 +250,14 @@ BAD = [  # file, options, message fragment (regex), ranks
 
 
 def test_bad():
-    for name, opts, frag, ranks in BAD:
+    jobs = [(name, opts, frag, n) for name, opts, frag, ranks in BAD for n in ranks]
+    with ThreadPoolExecutor(PAR) as ex:
+        res = list(ex.map(lambda j: run(os.path.join(D, j[0]), j[1], j[3]), jobs))
+    for (name, opts, frag, n), r in zip(jobs, res):
         path = os.path.join(D, name)
-        for n in ranks:
-            r = run(path, opts, n)
-            errs = [l for l in r.stderr.splitlines() if l.startswith("phasemap: error:")]
-            ok = r.returncode != 0 and len(errs) == 1 and re.search(frag, errs[0]) and path in errs[0]
-            check(ok, f"{name} {opts} np={n}: exit {r.returncode}, errors {errs}, want /{frag}/ with the file name; stderr: {r.stderr[-600:]}")
+        errs = [l for l in r.stderr.splitlines() if l.startswith("phasemap: error:")]
+        ok = r.returncode != 0 and len(errs) == 1 and re.search(frag, errs[0]) and path in errs[0]
+        check(ok, f"{name} {opts} np={n}: exit {r.returncode}, errors {errs}, want /{frag}/ with the file name; stderr: {r.stderr[-600:]}")
     for name, frag, nf in (("bad_truncated.dump", r"last frame \(frame 2, line 27\) is truncated", 2), ("bad_truncated.xyz", r"last frame \(frame 1, line 5\) is truncated", 1)):
         out = os.path.join(TMP, "t.bin")
         r = run(os.path.join(D, name), [], 3, out)
