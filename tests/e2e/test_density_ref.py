@@ -162,6 +162,12 @@ if os.path.exists(phasemap):
                                      "-stages", "knn,id,density", "-density", "knn", "-knn_k", "10", "-density_knn_k", "10"], capture_output=True, text=True, timeout=300)
         check(p.returncode != 0 and "-density_knn_k 10 must be below" in p.stderr and not os.path.exists(os.path.join(tmp, "bad.h5")),
               "phasemap -density_knn_k 10 -knn_k 10: exit %d %r" % (p.returncode, p.stderr[-300:]))
+        same = os.path.join(tmp, "same.npy")
+        np.save(same, np.ones((40, 3)))
+        p = subprocess.run(mpirun + ["-n", "2", phasemap, "-input", same, "-output", os.path.join(tmp, "same.h5"), "-stages", "knn,id,density",
+                                     "-density", "kstarnn", "-knn_k", "10", "-duplicates", "keep"], capture_output=True, text=True, timeout=300)
+        check(p.returncode != 0 and "identical points" in p.stderr and p.stderr.count("phasemap: error") == 1 and not os.path.exists(os.path.join(tmp, "same.h5")),
+              "phasemap on identical points with -duplicates keep: exit %d %r" % (p.returncode, p.stderr[-300:]))
 else:
     print("note: %s not built, whole-program checks skipped" % phasemap)
 
