@@ -35,7 +35,7 @@ static PetscErrorCode compute_blocks(pm_descriptors_t *d, const pm_domain_t *dom
 static PetscErrorCode check_atoms(pm_descriptors_t *d, MPI_Comm comm, const pm_atoms_t *atoms)
 {
   char      msg[PM_REASON_MAX] = "";
-  PetscBool ok = PETSC_TRUE;
+  PetscBool ok                 = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   for (int64_t i = 0; i < atoms->n_local && ok; i++)
@@ -58,7 +58,7 @@ PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, 
   pm_cells_t  *cells = NULL;
   pm_nlist_t   nl;
   double      *x;
-  PetscBool    ok = PETSC_TRUE;
+  PetscBool    ok                 = PETSC_TRUE;
   char         msg[PM_REASON_MAX] = "";
 
   PetscFunctionBeginUser;

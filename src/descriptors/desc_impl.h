@@ -8,17 +8,17 @@
  * off[i] .. off[i+1]-1: env index j[e] and d[4e..4e+3] = (dx, dy, dz, r) with d = r_j - r_i,
  * sorted by (r, then atom id) so that "nearest n" choices are deterministic. */
 typedef struct {
-  int64_t  n;       /* owned atoms */
-  int64_t *off;     /* n + 1 */
-  int64_t *j;       /* env index of each neighbour */
-  double  *d;       /* 4 doubles per neighbour */
-  double   rc;
+  int64_t    n;   /* owned atoms */
+  int64_t   *off; /* n + 1 */
+  int64_t   *j;   /* env index of each neighbour */
+  double    *d;   /* 4 doubles per neighbour */
+  double     rc;
   const int *species; /* species of every env atom (n_all), borrowed */
-  int      nspecies;
+  int        nspecies;
   /* Set by pm_nlist_build (the driver builds lists for chunks of the owned atoms): row i of this
    * list is owned atom first + i of the domain. Code that only reads the list ignores these. */
-  int64_t  first;
-  int64_t  cap_n, cap_e; /* allocated rows and neighbour entries */
+  int64_t first;
+  int64_t cap_n, cap_e; /* allocated rows and neighbour entries */
 } pm_nlist_t;
 
 /* ---- spatial decomposition of one frame with ghost atoms (domain.c) ---- */
@@ -27,24 +27,24 @@ typedef struct {
  * fractional coordinates, with ghost atoms (other ranks' atoms and periodic images) within rc of
  * the rank's domain. Owned atoms 0..n_own-1, ghosts n_own..n_all-1. */
 typedef struct {
-  MPI_Comm  comm; /* borrowed */
-  pm_box_t  box;
-  double    hinv[3][3]; /* fractional s = (r - lo) hinv (row vector); r - lo = s h */
-  double    width[3];   /* distance between opposite faces of the box */
-  double    delta[3];   /* rc / width (slightly enlarged): ghost layer in fractional units */
-  int       grid[3], coord[3];
-  double    rc;
-  int64_t   natoms; /* atoms in the whole frame */
-  int64_t   n_own, n_all;
-  int64_t  *id, *order; /* n_all */
-  int      *species;    /* n_all */
-  double   *pos;        /* n_all x 3: owned atoms wrapped into the box; ghosts at their image */
-  double   *pos_in;     /* n_own x 3 positions as read */
-  int       n_extra;
-  double   *extra; /* n_own x n_extra */
+  MPI_Comm comm; /* borrowed */
+  pm_box_t box;
+  double   hinv[3][3]; /* fractional s = (r - lo) hinv (row vector); r - lo = s h */
+  double   width[3];   /* distance between opposite faces of the box */
+  double   delta[3];   /* rc / width (slightly enlarged): ghost layer in fractional units */
+  int      grid[3], coord[3];
+  double   rc;
+  int64_t  natoms; /* atoms in the whole frame */
+  int64_t  n_own, n_all;
+  int64_t *id, *order; /* n_all */
+  int     *species;    /* n_all */
+  double  *pos;        /* n_all x 3: owned atoms wrapped into the box; ghosts at their image */
+  double  *pos_in;     /* n_own x 3 positions as read */
+  int      n_extra;
+  double  *extra; /* n_own x n_extra */
   /* halo plan: send_idx lists the owned atom of every ghost copy sent, grouped by destination */
-  int      *scnt, *sdsp, *rcnt, *rdsp;
-  int64_t  *send_idx;
+  int     *scnt, *sdsp, *rcnt, *rdsp;
+  int64_t *send_idx;
 } pm_domain_t;
 
 /* Collective on comm. atoms: any disjoint share of the frame on each rank (borrowed). */
@@ -90,14 +90,14 @@ PetscErrorCode pm_ylm_destroy(pm_ylm_t **ylm);
  * vector (Condon-Shortley phase). lmax <= PM_STEINHARDT_LMAX. */
 void pm_ylm_add(const pm_ylm_t *ylm, const double u[3], double *re, double *im);
 /* pm_ylm_add(u) then pm_ylm_add(v), faster. */
-void pm_ylm_add2(const pm_ylm_t *ylm, const double u[3], const double v[3], double *re, double *im);
+void   pm_ylm_add2(const pm_ylm_t *ylm, const double u[3], const double v[3], double *re, double *im);
 double pm_wigner3j(int j1, int j2, int j3, int m1, int m2, int m3);
 /* Folded w_l terms: n sorted triples m[3i..3i+2] with coefficients c[i] (PetscFree2(m, c)). */
 PetscErrorCode pm_w3j_table(int l, int *n, int **m, double **c);
 
 /* ---- Steinhardt q_l, w_l, w^_l and Lechner-Dellago averages (steinhardt.c) ---- */
 typedef struct pm_steinhardt pm_steinhardt_t;
-PetscErrorCode pm_steinhardt_create(MPI_Comm comm, pm_steinhardt_t **st);
+PetscErrorCode               pm_steinhardt_create(MPI_Comm comm, pm_steinhardt_t **st);
 /* -steinhardt_l, -steinhardt_wl, -steinhardt_cutoff, -steinhardt_nnn, -steinhardt_average. Collective. */
 PetscErrorCode pm_steinhardt_set_from_options(pm_steinhardt_t *st);
 PetscErrorCode pm_steinhardt_get_dim(const pm_steinhardt_t *st, int *dim);
@@ -117,7 +117,7 @@ PetscErrorCode pm_steinhardt_destroy(pm_steinhardt_t **st);
 
 /* ---- Behler-Parrinello symmetry functions G2, G4 (symfunc.c) ---- */
 typedef struct pm_sf pm_sf_t;
-PetscErrorCode pm_sf_create(MPI_Comm comm, pm_sf_t **sf);
+PetscErrorCode       pm_sf_create(MPI_Comm comm, pm_sf_t **sf);
 /* -sf_cutoff, -sf_eta, -sf_rs, -sf_zeta, -sf_lambda. Collective. */
 PetscErrorCode pm_sf_set_from_options(pm_sf_t *sf);
 PetscErrorCode pm_sf_get_dim(const pm_sf_t *sf, int nspecies, int *dim);
@@ -129,7 +129,7 @@ PetscErrorCode pm_sf_destroy(pm_sf_t **sf);
 
 /* ---- SOAP (soap.c) ---- */
 typedef struct pm_soap pm_soap_t;
-PetscErrorCode pm_soap_create(MPI_Comm comm, pm_soap_t **s);
+PetscErrorCode         pm_soap_create(MPI_Comm comm, pm_soap_t **s);
 /* -soap_nmax, -soap_lmax, -soap_cutoff, -soap_sigma. Collective. */
 PetscErrorCode pm_soap_set_from_options(pm_soap_t *s);
 /* Number of SOAP features for nspecies species; the cutoff it needs. Not collective. */
@@ -143,7 +143,7 @@ PetscErrorCode pm_soap_destroy(pm_soap_t **s);
 
 /* ---- standardisation and PCA (pca.c, ScaLAPACK) ---- */
 typedef struct pm_pca pm_pca_t;
-PetscErrorCode pm_pca_create(MPI_Comm comm, pm_pca_t **p);
+PetscErrorCode        pm_pca_create(MPI_Comm comm, pm_pca_t **p);
 /* -standardize, -pca_components m, -pca_variance f. Collective. */
 PetscErrorCode pm_pca_set_from_options(pm_pca_t *p);
 /* True if either standardisation or PCA is requested. */
@@ -156,7 +156,11 @@ PetscErrorCode pm_pca_write(const pm_pca_t *p, pm_output_t *out, const char *gro
 PetscErrorCode pm_pca_destroy(pm_pca_t **p);
 
 /* ---- the stage object (descriptors.c, desc_frame.c, desc_run.c, desc_write.c) ---- */
-typedef enum { PM_DESC_STEINHARDT, PM_DESC_SF, PM_DESC_SOAP, PM_DESC_COLUMNS, PM_DESC_NKINDS } pm_desc_kind_t;
+typedef enum { PM_DESC_STEINHARDT,
+               PM_DESC_SF,
+               PM_DESC_SOAP,
+               PM_DESC_COLUMNS,
+               PM_DESC_NKINDS } pm_desc_kind_t;
 #define PM_DESC_MAXBLK 8
 
 struct pm_descriptors {
@@ -168,19 +172,19 @@ struct pm_descriptors {
   pm_pca_t        *pca;
   int64_t          chunk; /* owned atoms per neighbour-list chunk */
   /* set by pm_descriptors_setup */
-  PetscBool        ready;
-  int              nspecies, n_extra, dim, max_nb;
-  char             species[PM_SPECIES_MAX][PM_NAME_MAX];
-  char           **names; /* dim column names */
-  double           rc;    /* neighbour-list cutoff (largest block cutoff) */
+  PetscBool ready;
+  int       nspecies, n_extra, dim, max_nb;
+  char      species[PM_SPECIES_MAX][PM_NAME_MAX];
+  char    **names; /* dim column names */
+  double    rc;    /* neighbour-list cutoff (largest block cutoff) */
   /* results kept for pm_descriptors_write (block rows in global atom order) */
-  pm_gidx_t        n_global, row_start, n_local;
-  int64_t          nframes, *timestep;
-  int64_t         *frame, *id;
-  int             *species_of;
-  double          *pos, *x;
-  double           seconds;
-  PetscLogEvent    ev_domain, ev_nlist, ev_steinhardt, ev_sf, ev_soap, ev_redist, ev_write;
+  pm_gidx_t     n_global, row_start, n_local;
+  int64_t       nframes, *timestep;
+  int64_t      *frame, *id;
+  int          *species_of;
+  double       *pos, *x;
+  double        seconds;
+  PetscLogEvent ev_domain, ev_nlist, ev_steinhardt, ev_sf, ev_soap, ev_redist, ev_write;
 };
 
 /* Fix the species table and extra columns (from the trajectory) and derive the column layout.

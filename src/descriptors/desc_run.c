@@ -53,7 +53,8 @@ PetscErrorCode pm_descriptors_capture_error(MPI_Comm comm, int line, const char 
   char *msg = (char *)ctx;
   (void)comm, (void)line, (void)fun, (void)file;
   if (p == PETSC_ERROR_INITIAL && !msg[0]) {
-    if (mess && mess[0]) strncpy(msg, mess, PM_REASON_MAX - 1);
+    if (mess && mess[0])
+      strncpy(msg, mess, PM_REASON_MAX - 1);
     else {
       const char *t = NULL;
       PetscErrorMessage(n, &t, NULL);
@@ -209,7 +210,7 @@ PetscErrorCode pm_descriptors_compute(pm_descriptors_t *d, pm_traj_t *traj, pm_r
   int64_t       *offset;
   rowbuf_t       B;
   char           msg[PM_REASON_MAX] = "";
-  PetscBool      failed = PETSC_FALSE;
+  PetscBool      failed             = PETSC_FALSE;
   PetscErrorCode err;
   double         t0 = pm_time();
 

@@ -30,8 +30,8 @@ PetscErrorCode pm_descriptors_create(MPI_Comm comm, pm_descriptors_t **desc)
 
 static PetscErrorCode parse_blocks(pm_descriptors_t *d, const char *list)
 {
-  char  buf[256], *tok, *save = NULL;
-  int   n = 0;
+  char buf[256], *tok, *save = NULL;
+  int  n = 0;
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(buf, list, sizeof buf));
@@ -54,7 +54,7 @@ static PetscErrorCode parse_blocks(pm_descriptors_t *d, const char *list)
  * an error that says so. */
 static PetscErrorCode soap_from_options(pm_descriptors_t *d)
 {
-  PetscBool used = PETSC_FALSE, help = PETSC_FALSE;
+  PetscBool         used = PETSC_FALSE, help = PETSC_FALSE;
   const char *const opts[] = {"-soap_nmax", "-soap_lmax", "-soap_cutoff", "-soap_sigma"};
 
   PetscFunctionBeginUser;
@@ -149,9 +149,12 @@ PetscErrorCode pm_descriptors_setup(pm_descriptors_t *d, int nspecies, const cha
   for (int b = 0; b < d->nblk; b++) {
     char **nm = NULL;
     col       = d->blk_col[b];
-    if (d->blk[b] == PM_DESC_STEINHARDT) PetscCall(pm_steinhardt_feature_names(d->st, &nm));
-    else if (d->blk[b] == PM_DESC_SF) PetscCall(pm_sf_feature_names(d->sf, nspecies, species, &nm));
-    else if (d->blk[b] == PM_DESC_SOAP) PetscCall(pm_soap_feature_names(d->soap, nspecies, &nm));
+    if (d->blk[b] == PM_DESC_STEINHARDT)
+      PetscCall(pm_steinhardt_feature_names(d->st, &nm));
+    else if (d->blk[b] == PM_DESC_SF)
+      PetscCall(pm_sf_feature_names(d->sf, nspecies, species, &nm));
+    else if (d->blk[b] == PM_DESC_SOAP)
+      PetscCall(pm_soap_feature_names(d->soap, nspecies, &nm));
     else {
       PetscCall(PetscMalloc1(n_extra, &nm));
       for (int k = 0; k < n_extra; k++) PetscCall(PetscStrallocpy(extra_names ? extra_names[k] : "column", &nm[k]));

@@ -79,10 +79,14 @@ static int owner_coord(double s, int p, int periodic)
 {
   int c = (int)floor(s * p);
   (void)periodic;
-  return c < 0 ? 0 : c >= p ? p - 1 : c;
+  return c < 0 ? 0 : c >= p ? p - 1
+                            : c;
 }
 
-static int grid_rank(const int g[3], const int c[3]) { return (c[0] * g[1] + c[1]) * g[2] + c[2]; }
+static int grid_rank(const int g[3], const int c[3])
+{
+  return (c[0] * g[1] + c[1]) * g[2] + c[2];
+}
 
 /* Wrap an atom into the box along periodic directions: pos_w = pos - n h with n = floor(s). */
 static void wrap_atom(const pm_domain_t *D, const double pos[3], double pos_w[3], double s[3])
@@ -127,7 +131,8 @@ static PetscErrorCode exchange(MPI_Comm comm, size_t recbytes, const int *scnt, 
   if (rcnt_out) {
     *rcnt_out = rcnt;
     *rdsp_out = rdsp;
-  } else PetscCall(PetscFree2(rcnt, rdsp));
+  } else
+    PetscCall(PetscFree2(rcnt, rdsp));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -229,8 +234,10 @@ static int ghost_range(const pm_domain_t *D, int d, double s, int *c0, int *c1)
   *c0   = (int)floor((s - D->delta[d]) * p);
   *c1   = (int)floor((s + D->delta[d]) * p);
   if (!D->box.periodic[d]) {
-    *c0 = *c0 < 0 ? 0 : *c0 >= p ? p - 1 : *c0;
-    *c1 = *c1 < 0 ? 0 : *c1 >= p ? p - 1 : *c1;
+    *c0 = *c0 < 0 ? 0 : *c0 >= p ? p - 1
+                                 : *c0;
+    *c1 = *c1 < 0 ? 0 : *c1 >= p ? p - 1
+                                 : *c1;
   } else {
     if (*c0 < 0) *c0 = 0;
     if (*c1 > p - 1) *c1 = p - 1;
@@ -276,7 +283,8 @@ static void ghost_pass(pm_domain_t *D, int rank, int fill, int *cnt, int *at, gh
                   g->species = D->species[i];
                   for (int k = 0; k < 3; k++) g->pos[k] = D->pos[3 * i + k] + (n0 * D->box.h[0][k] + n1 * D->box.h[1][k] + n2 * D->box.h[2][k]);
                   idx[at[r]++] = i;
-                } else cnt[r]++;
+                } else
+                  cnt[r]++;
               }
         }
   }

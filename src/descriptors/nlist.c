@@ -23,7 +23,8 @@ static inline int cand_less(const cand_t *a, const cand_t *b)
 static int cand_cmp(const void *pa, const void *pb)
 {
   const cand_t *a = pa, *b = pb;
-  return cand_less(a, b) ? -1 : cand_less(b, a) ? 1 : 0;
+  return cand_less(a, b) ? -1 : cand_less(b, a) ? 1
+                                                : 0;
 }
 
 static void frac(const pm_domain_t *D, const double *r, double s[3])
@@ -58,12 +59,14 @@ PetscErrorCode pm_cells_create(const pm_domain_t *D, double rc, pm_cells_t **cel
    * ~(7/3 rc)^3 instead of (3 rc)^3, and the 12 nearest are usually within the inner (5/3 rc)^3. */
   for (int d = 0; d < 3; d++) {
     double ext = D->n_all ? smax[d] - smin[d] : 0.0, del = rc / D->width[d] * (1.0 + 1e-10) / PM_CELLS_PER_RC;
-    double n   = ext > 0 ? floor(ext / del) : 1.0;
-    C->nc[d]   = n < 1 ? 1 : n > 1e6 ? 1000000 : (int)n;
-    C->s0[d]   = D->n_all ? smin[d] : 0.0;
+    double n = ext > 0 ? floor(ext / del) : 1.0;
+    C->nc[d] = n < 1 ? 1 : n > 1e6 ? 1000000
+                                   : (int)n;
+    C->s0[d] = D->n_all ? smin[d] : 0.0;
   }
   while ((double)C->nc[0] * C->nc[1] * C->nc[2] > 4.0 * (double)D->n_all + 64) {
-    int d = (C->nc[0] >= C->nc[1] && C->nc[0] >= C->nc[2]) ? 0 : (C->nc[1] >= C->nc[2]) ? 1 : 2;
+    int d    = (C->nc[0] >= C->nc[1] && C->nc[0] >= C->nc[2]) ? 0 : (C->nc[1] >= C->nc[2]) ? 1
+                                                                                           : 2;
     C->nc[d] = (C->nc[d] + 1) / 2;
   }
   C->r_inner = INFINITY;
@@ -71,7 +74,7 @@ PetscErrorCode pm_cells_create(const pm_domain_t *D, double rc, pm_cells_t **cel
     double ext = D->n_all ? smax[d] - smin[d] : 0.0, del = rc / D->width[d] * (1.0 + 1e-10), cw = ext / C->nc[d];
     C->inv_cw[d] = ext > 0 ? C->nc[d] / ext : 0.0;
     C->kmax[d]   = ext > 0 ? (int)ceil(del / cw) : 0;
-    if (C->kmax[d] >= C->nc[d]) C->kmax[d] = C->nc[d] - 1;            /* the whole direction */
+    if (C->kmax[d] >= C->nc[d]) C->kmax[d] = C->nc[d] - 1; /* the whole direction */
     if (C->nc[d] > 1 && C->kmax[d] - 1 < C->nc[d] - 1) C->r_inner = fmin(C->r_inner, (C->kmax[d] - 1) * cw * D->width[d] * (1.0 - 1e-9));
   }
   ncell = (int64_t)C->nc[0] * C->nc[1] * C->nc[2];
@@ -185,7 +188,8 @@ static PetscErrorCode gather_candidates(const pm_domain_t *D, const pm_cells_t *
         for (k = a; k > 0 && cand_less(&t, &(*buf)[k - 1]); k--) (*buf)[k] = (*buf)[k - 1];
         (*buf)[k] = t;
       }
-    } else qsort(*buf, (size_t)n, sizeof **buf, cand_cmp);
+    } else
+      qsort(*buf, (size_t)n, sizeof **buf, cand_cmp);
   }
   *count = n;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -215,7 +219,8 @@ PetscErrorCode pm_nlist_build(const pm_domain_t *D, const pm_cells_t *C, double 
     if (max_nb > 0 && C->r_inner > 0) {
       PetscCall(gather_candidates(D, C, rc * rc, first + i, 1, max_nb, &buf, &cap, &n));
       if (n < max_nb || !(buf[n - 1].r2 < C->r_inner * C->r_inner)) PetscCall(gather_candidates(D, C, rc * rc, first + i, 0, max_nb, &buf, &cap, &n));
-    } else PetscCall(gather_candidates(D, C, rc * rc, first + i, 0, max_nb, &buf, &cap, &n));
+    } else
+      PetscCall(gather_candidates(D, C, rc * rc, first + i, 0, max_nb, &buf, &cap, &n));
     PetscCall(grow_entries(nl, e + n));
     for (int64_t k = 0; k < n; k++, e++) {
       nl->j[e]         = buf[k].j;

@@ -17,11 +17,11 @@ struct pm_steinhardt {
   int      *tri_m[PM_STEINHARDT_NL_MAX];
   double   *tri_c[PM_STEINHARDT_NL_MAX];
   int       qw, qoff[PM_STEINHARDT_NL_MAX]; /* q_lm storage: per l, re[0..l] then im[0..l] */
-  double   *re, *im;                         /* scratch, PM_LM(lmax, lmax) + 1 */
+  double   *re, *im;                        /* scratch, PM_LM(lmax, lmax) + 1 */
   /* per frame, averaging only */
-  double   *qlm;            /* n_all x qw */
-  int64_t  *nb_off, *nb_idx; /* neighbour env indices of owned atoms (CSR) */
-  int64_t   nb_cap, n_done;
+  double  *qlm;             /* n_all x qw */
+  int64_t *nb_off, *nb_idx; /* neighbour env indices of owned atoms (CSR) */
+  int64_t  nb_cap, n_done;
 };
 
 PetscErrorCode pm_steinhardt_create(MPI_Comm comm, pm_steinhardt_t **st)
@@ -115,9 +115,12 @@ PetscErrorCode pm_steinhardt_feature_names(const pm_steinhardt_t *S, char ***nam
   for (int t = 0; t < (S->wl ? 3 : 1); t++)
     for (int a = 0; a < S->nl; a++) {
       char buf[64];
-      if (t == 0) PetscCall(PetscSNPrintf(buf, sizeof buf, "q%s%d", p, S->l[a]));
-      else if (t == 1) PetscCall(PetscSNPrintf(buf, sizeof buf, "w%s%d", p, S->l[a]));
-      else PetscCall(PetscSNPrintf(buf, sizeof buf, "w%s%dhat", p, S->l[a]));
+      if (t == 0)
+        PetscCall(PetscSNPrintf(buf, sizeof buf, "q%s%d", p, S->l[a]));
+      else if (t == 1)
+        PetscCall(PetscSNPrintf(buf, sizeof buf, "w%s%d", p, S->l[a]));
+      else
+        PetscCall(PetscSNPrintf(buf, sizeof buf, "w%s%dhat", p, S->l[a]));
       PetscCall(PetscStrallocpy(buf, &(*names)[k++]));
     }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -139,8 +142,10 @@ static void bond_qlm(pm_steinhardt_t *S, int64_t nb, const double *d, double *v)
       u[k][1]         = x[1] / r;
       u[k][2]         = x[2] / r;
     }
-    if (e + 1 < nb) pm_ylm_add2(S->ylm, u[0], u[1], S->re, S->im);
-    else pm_ylm_add(S->ylm, u[0], S->re, S->im);
+    if (e + 1 < nb)
+      pm_ylm_add2(S->ylm, u[0], u[1], S->re, S->im);
+    else
+      pm_ylm_add(S->ylm, u[0], S->re, S->im);
   }
   for (int a = 0; a < S->nl; a++) {
     int l = S->l[a];
@@ -155,7 +160,7 @@ static void bond_qlm(pm_steinhardt_t *S, int64_t nb, const double *d, double *v)
 static void invariants(const pm_steinhardt_t *S, const double *v, double *out)
 {
   for (int a = 0; a < S->nl; a++) {
-    int           l = S->l[a];
+    int           l  = S->l[a];
     const double *re = v + S->qoff[a], *im = re + l + 1;
     double        s2 = re[0] * re[0] + im[0] * im[0], q;
     for (int m = 1; m <= l; m++) s2 += 2.0 * (re[m] * re[m] + im[m] * im[m]);
@@ -166,7 +171,7 @@ static void invariants(const pm_steinhardt_t *S, const double *v, double *out)
       for (int t = 0; t < S->ntri[a]; t++) {
         double pr = 1.0, pi = 0.0;
         for (int k = 0; k < 3; k++) {
-          int    m  = S->tri_m[a][3 * t + k], am = m < 0 ? -m : m;
+          int    m = S->tri_m[a][3 * t + k], am = m < 0 ? -m : m;
           double xr = re[am], xi = im[am], tr;
           if (m < 0) { /* q_{l,-m} = (-1)^m conj(q_lm) */
             double sg = (am % 2) ? -1.0 : 1.0;
@@ -227,8 +232,10 @@ PetscErrorCode pm_steinhardt_compute(pm_steinhardt_t *S, const pm_nlist_t *nl, d
   PM_ASSERT(!S->average || nl->first == S->n_done);
   for (int64_t i = 0; i < nl->n; i++) {
     int64_t nb = bonds_used(S, nl, i);
-    if (nb > 0) bond_qlm(S, nb, nl->d + 4 * nl->off[i], v);
-    else memset(v, 0, sizeof(double) * S->qw);
+    if (nb > 0)
+      bond_qlm(S, nb, nl->d + 4 * nl->off[i], v);
+    else
+      memset(v, 0, sizeof(double) * S->qw);
     if (S->average) {
       int64_t a = nl->first + i, base = S->nb_off[a];
       memcpy(S->qlm + (size_t)a * S->qw, v, sizeof(double) * S->qw);
@@ -245,8 +252,10 @@ PetscErrorCode pm_steinhardt_compute(pm_steinhardt_t *S, const pm_nlist_t *nl, d
       S->nb_off[a + 1] = base + nb;
       continue;
     }
-    if (nb > 0) invariants(S, v, vals);
-    else memset(vals, 0, sizeof(double) * dim);
+    if (nb > 0)
+      invariants(S, v, vals);
+    else
+      memset(vals, 0, sizeof(double) * dim);
     memcpy(out + (size_t)i * ldo + col0, vals, sizeof(double) * dim);
   }
   S->n_done = nl->first + nl->n;

@@ -115,7 +115,10 @@ PetscErrorCode pm_sf_feature_names(const pm_sf_t *F, int ns, const char *const *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static inline double fcut(double r, double rc) { return r < rc ? 0.5 * (cos(M_PI * r / rc) + 1.0) : 0.0; }
+static inline double fcut(double r, double rc)
+{
+  return r < rc ? 0.5 * (cos(M_PI * r / rc) + 1.0) : 0.0;
+}
 
 /* b^z for b >= 0 (0 for b <= 0): repeated squaring for integer z, else pow. */
 static inline double power(double b, double z)
@@ -167,7 +170,7 @@ PetscErrorCode pm_sf_compute(const pm_sf_t *F, const pm_nlist_t *nl, double *out
       double        fj = fcut(dj[3], rc);
       int           sj = nl->species[nl->j[e]];
       for (int64_t f = e + 1; f < e1; f++) {
-        const double *dk  = nl->d + 4 * f;
+        const double *dk     = nl->d + 4 * f;
         double        djk[3] = {dk[0] - dj[0], dk[1] - dj[1], dk[2] - dj[2]};
         double        rjk2 = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2], rjk = sqrt(rjk2), fall, cosv, r2sum;
         double       *gp;

@@ -24,7 +24,8 @@ PetscErrorCode pm_ylm_create(int lmax, pm_ylm_t **ylm)
       if (l >= m + 2) {
         Y->a[k] = sqrt((4.0 * l * l - 1.0) / ((double)l * l - (double)m * m));
         Y->b[k] = sqrt(((l - 1.0) * (l - 1.0) - (double)m * m) / (4.0 * (l - 1.0) * (l - 1.0) - 1.0));
-      } else if (l == m + 1) Y->a[k] = sqrt(2.0 * m + 3.0); /* b = 0: the general step with R_{m-1}^m = 0 */
+      } else if (l == m + 1)
+        Y->a[k] = sqrt(2.0 * m + 3.0); /* b = 0: the general step with R_{m-1}^m = 0 */
     }
   for (int l = 0; l <= lmax; l++) Y->use[l] = 1;
   *ylm = Y;
@@ -47,7 +48,7 @@ void pm_ylm_add(const pm_ylm_t *Y, const double u[3], double *re, double *im)
 
   for (int m = 0; m <= Y->lmax; m++) {
     double r2 = 0.0, r1 = Y->diag[m], r0;
-    int    k  = PM_LM(m, m);
+    int    k = PM_LM(m, m);
     if (Y->use[m]) {
       re[k] += r1 * cr;
       im[k] += r1 * ci;
@@ -78,7 +79,7 @@ void pm_ylm_add2(const pm_ylm_t *Y, const double u[3], const double v[3], double
 
   for (int m = 0; m <= Y->lmax; m++) {
     double pu = 0.0, qu = Y->diag[m], pv = 0.0, qv = Y->diag[m];
-    int    k  = PM_LM(m, m);
+    int    k = PM_LM(m, m);
     if (Y->use[m]) {
       re[k] += qu * cur;
       im[k] += qu * cui;
@@ -88,7 +89,7 @@ void pm_ylm_add2(const pm_ylm_t *Y, const double u[3], const double v[3], double
     for (int l = m + 1; l <= Y->lmax; l++) {
       double a = Y->a[PM_LM(l, m)], b = Y->b[PM_LM(l, m)];
       double nu = a * (zu * qu - b * pu), nv = a * (zv * qv - b * pv);
-      k = PM_LM(l, m);
+      k  = PM_LM(l, m);
       pu = qu;
       qu = nu;
       pv = qv;
@@ -143,7 +144,7 @@ double pm_wigner3j(int j1, int j2, int j3, int m1, int m2, int m3)
  * (zero for odd l, where w_l vanishes identically). */
 PetscErrorCode pm_w3j_table(int l, int *n, int **m, double **c)
 {
-  int cnt = 0, *mm;
+  int     cnt = 0, *mm;
   double *cc;
 
   PetscFunctionBeginUser;
@@ -157,7 +158,7 @@ PetscErrorCode pm_w3j_table(int l, int *n, int **m, double **c)
   for (int m1 = -l; m1 <= l; m1++)
     for (int m2 = m1; m2 <= l; m2++) {
       int    m3 = -m1 - m2, p[6][3], np = 0;
-      double s  = 0.0;
+      double s = 0.0;
       if (m3 < m2 || m3 > l) continue;
       /* sum the 3j symbol over the distinct permutations of (m1, m2, m3) */
       for (int a = 0; a < 3; a++)
