@@ -24,7 +24,8 @@ typedef struct {
 } pm_frame_rec_t;
 
 /* Buffered line reader over a plain file (pread) or a gzip stream (gzread). Lines are returned
- * NUL-terminated without their '\n' (and '\r'). Lines starting below `hi` are counted in n_in/nb_in. */
+ * NUL-terminated without their '\n' (and '\r'). Lines starting below `hi` are counted in n_in/nb_in.
+ * A read error is not raised (the other ranks would hang): it ends the data and is kept in err. */
 typedef struct {
   int     fd;
   gzFile  gz;
@@ -36,6 +37,7 @@ typedef struct {
   int64_t lineno, nbno; /* lines returned so far (all, non-blank) */
   int64_t hi, n_in, nb_in;
   int     last_nl; /* the last returned line ended with '\n' */
+  char    err[PM_TRAJ_ERR_MAX + PM_PATH_MAX]; /* a read error ends the data early; checked collectively */
 } pm_lreader_t;
 
 PetscErrorCode pm_lreader_init_fd(pm_lreader_t *r, const char *path, int fd, int64_t start, int64_t limit, int64_t hi);

@@ -34,15 +34,18 @@ static PetscErrorCode fill(pm_lreader_t *r, const char *path)
   want = r->cap - r->len;
   if (r->gz) {
     int n = gzread(r->gz, r->buf + r->len, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
-    int zerr;
-    const char *zmsg = n < 0 ? gzerror(r->gz, &zerr) : NULL;
-    PetscCheck(n >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: cannot decompress (%s); is the .gz file complete?", path, zmsg ? zmsg : "zlib error");
-    got = n;
+    int         zerr = Z_OK;
+    const char *zmsg = n <= 0 ? gzerror(r->gz, &zerr) : NULL;
+    if (n <= 0 && zerr == Z_BUF_ERROR) n = 0; /* a cut compressed stream: its data ends here (a truncated last frame) */
+    else if (n <= 0 && zerr != Z_OK && zerr != Z_STREAM_END) n = -1;
+    if (n < 0) PetscCall(PetscSNPrintf(r->err, sizeof r->err, "%s: cannot decompress (%s); is the .gz file damaged?", path, zmsg ? zmsg : "zlib error"));
+    got = n < 0 ? 0 : n;
   } else {
     int64_t at = r->buf_off + (int64_t)r->len;
     if (at + (int64_t)want > r->limit) want = (size_t)(r->limit - at);
     got = want ? (int64_t)pread(r->fd, r->buf + r->len, want, (off_t)at) : 0;
-    PetscCheck(got >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 ": %s", path, at, strerror(errno));
+    if (got < 0) PetscCall(PetscSNPrintf(r->err, sizeof r->err, "%s: read error at byte %" PRId64 ": %s", path, at, strerror(errno)));
+    if (got < 0) got = 0;
   }
   if (got == 0) r->eof = 1;
   r->len += (size_t)got;
@@ -71,8 +74,11 @@ PetscErrorCode pm_lreader_init_fd(pm_lreader_t *r, const char *path, int fd, int
   PetscCall(init_common(r, start, hi));
   r->fd    = fd;
   r->limit = limit;
-  if (start > 0) PetscCheck(pread(fd, &c, 1, (off_t)(start - 1)) == 1, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64, path, start - 1);
-  while (c != '\n') { /* skip the rest of the line that started before `start` */
+  if (start > 0 && pread(fd, &c, 1, (off_t)(start - 1)) != 1) {
+    PetscCall(PetscSNPrintf(r->err, sizeof r->err, "%s: read error at byte %" PRId64, path, start - 1));
+    r->eof = 1;
+  }
+  while (c != '\n' && !r->err[0]) { /* skip the rest of the line that started before `start` */
     char *nl;
     if (r->beg == r->len) {
       if (r->eof) break;

@@ -7,31 +7,49 @@
 #include <string.h>
 #include <unistd.h>
 
-/* First line start at or after pos within the atom lines [a, e). */
-static PetscErrorCode line_start(int fd, const char *path, int64_t pos, int64_t a, int64_t e, int64_t *out)
+/* First line start at or after pos within the atom lines [a, e). A read error is written to why
+ * (reported collectively by the caller) and gives e. */
+static PetscErrorCode line_start(int fd, const char *path, int64_t pos, int64_t a, int64_t e, int64_t *out, char *why, size_t nwhy)
 {
   char    buf[4096];
   ssize_t n;
 
   PetscFunctionBeginUser;
+  *out = e;
   if (pos <= a || pos >= e) {
     *out = pos <= a ? a : e;
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   pos--; /* the byte before pos decides */
-  for (;;) {
+  while (pos < e) {
     size_t want = (size_t)PetscMin((int64_t)sizeof buf, e - pos);
     char  *nl;
     n = pread(fd, buf, want, (off_t)pos);
-    PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 " (%s); was the file changed while reading?", path, pos, n < 0 ? strerror(errno) : "end of file");
+    if (n <= 0) {
+      PetscCall(PetscSNPrintf(why, nwhy, "%s: read error at byte %" PRId64 " (%s); was the file changed while reading?", path, pos, n < 0 ? strerror(errno) : "end of file"));
+      break;
+    }
     if ((nl = memchr(buf, '\n', (size_t)n))) {
       *out = pos + (nl - buf) + 1;
-      PetscFunctionReturn(PETSC_SUCCESS);
+      break;
     }
     pos += n;
-    if (pos >= e) break;
   }
-  *out = e;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Read [s, s + want) into buf; a short read is written to why. */
+static PetscErrorCode read_all(int fd, const char *path, char *buf, size_t want, int64_t s, char *why, size_t nwhy)
+{
+  PetscFunctionBeginUser;
+  for (size_t got = 0; got < want;) {
+    ssize_t n = pread(fd, buf + got, want - got, (off_t)(s + (int64_t)got));
+    if (n <= 0) {
+      PetscCall(PetscSNPrintf(why, nwhy, "%s: read error at byte %" PRId64 "; was the file changed while reading?", path, s + (int64_t)got));
+      break;
+    }
+    got += (size_t)n;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -51,40 +69,36 @@ static PetscErrorCode read_plain(pm_traj_t *t, MPI_Comm comm, int64_t k, int col
   if (fd < 0) PetscCall(PetscSNPrintf(why, sizeof why, "%s: cannot open: %s", t->path, strerror(errno)));
   PetscCall(pm_agree(comm, (PetscBool)(fd >= 0), why));
   pm_block_range(e - a, size, rank, &lo, &cnt);
-  PetscCall(line_start(fd, t->path, a + lo, a, e, &s));
-  PetscCall(line_start(fd, t->path, a + lo + cnt, a, e, &en));
-  while (s < en) {
-    size_t want = (size_t)PetscMin((int64_t)PM_TRAJ_PIECE, en - s), got = 0, use;
-    char  *nl;
+  PetscCall(line_start(fd, t->path, a + lo, a, e, &s, why, sizeof why));
+  PetscCall(line_start(fd, t->path, a + lo + cnt, a, e, &en, why, sizeof why));
+  while (s < en && !why[0]) {
+    size_t want = (size_t)PetscMin((int64_t)PM_TRAJ_PIECE, en - s), use = 0;
     for (;;) { /* a piece must end at a line end: grow it for a line longer than the piece */
+      char *nl;
       if (want > cap) {
         PetscCall(PetscFree(buf));
         cap = want;
         PetscCall(PetscMalloc1(cap + 1, &buf));
-        got = 0;
       }
-      while (got < want) {
-        ssize_t n = pread(fd, buf + got, want - got, (off_t)(s + (int64_t)got));
-        PetscCheck(n > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: read error at byte %" PRId64 "; was the file changed while reading?", t->path, s + (int64_t)got);
-        got += (size_t)n;
-      }
-      if (s + (int64_t)want == en) {
+      PetscCall(read_all(fd, t->path, buf, want, s, why, sizeof why));
+      if (why[0] || s + (int64_t)want == en) {
         use = want;
         break;
       }
-      nl = memrchr(buf, '\n', want);
-      if (nl) {
+      if ((nl = memrchr(buf, '\n', want))) {
         use = (size_t)(nl - buf) + 1;
         break;
       }
       want = (size_t)PetscMin((int64_t)(2 * want), en - s);
     }
+    if (why[0]) break;
     buf[use] = 0;
     PetscCall(pm_traj_parse_block(t, &t->rec[k], buf, use, collect, p));
     s += (int64_t)use;
   }
   PetscCall(PetscFree(buf));
   close(fd);
+  PetscCall(pm_agree(comm, (PetscBool)!why[0], why));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

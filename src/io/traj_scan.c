@@ -104,7 +104,7 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
     gzFile gz = NULL;
     if (rank == 0) {
       gz = gzopen(t->path, "rb");
-      if (!gz) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot open: %s", t->path, strerror(errno));
+      if (!gz) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot open: %s; check the path given to -input", t->path, strerror(errno));
       else gzbuffer(gz, 1 << 18);
     }
     PetscCall(pm_agree(t->comm, (PetscBool)ok, why));
@@ -115,9 +115,11 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
       tot[1]       = r.nb_in;
       tot[2]       = r.lineno == 0 || r.last_nl;
       t->data_size = r.buf_off + (int64_t)r.len;
+      PetscCall(PetscStrncpy(why, r.err, sizeof why));
       pm_lreader_free(&r);
       gzclose(gz);
     }
+    PetscCall(pm_agree(t->comm, (PetscBool)!why[0], why));
     PetscCallMPI(MPI_Bcast(&t->data_size, 1, MPI_INT64_T, 0, t->comm));
   } else {
     struct stat st;
@@ -132,8 +134,10 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
     tot[0] = r.n_in;
     tot[1] = r.nb_in;
     tot[2] = r.lineno == 0 || r.last_nl; /* only a line at the end of the data can lack its newline */
+    PetscCall(PetscStrncpy(why, r.err, sizeof why));
     pm_lreader_free(&r);
     close(fd);
+    PetscCall(pm_agree(t->comm, (PetscBool)!why[0], why));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -258,6 +258,18 @@ def test_bad():
         errs = [l for l in r.stderr.splitlines() if l.startswith("phasemap: error:")]
         ok = r.returncode != 0 and len(errs) == 1 and re.search(frag, errs[0]) and path in errs[0]
         check(ok, f"{name} {opts} np={n}: exit {r.returncode}, errors {errs}, want /{frag}/ with the file name; stderr: {r.stderr[-600:]}")
+    gz = open(os.path.join(CU, "cu_slab_3456_T1327_small.dump.gz"), "rb").read()
+    damaged = bytearray(gz)
+    damaged[300000:301000] = bytes(1000)
+    open(os.path.join(TMP, "damaged.dump.gz"), "wb").write(damaged)
+    open(os.path.join(TMP, "cut.dump.gz"), "wb").write(gz[:700000])  # a job killed while writing
+    r = run(os.path.join(TMP, "damaged.dump.gz"), [], 3)
+    errs = [l for l in r.stderr.splitlines() if l.startswith("phasemap: error:")]
+    check(r.returncode != 0 and len(errs) == 1 and "cannot decompress" in errs[0], f"damaged .gz: one clear error: {r.stderr[-600:]}")
+    out = os.path.join(TMP, "cut.bin")
+    r = run(os.path.join(TMP, "cut.dump.gz"), [], 3, out)
+    check(r.returncode == 0 and re.search(r"last frame \(frame 1, line 3466\) is truncated", r.stderr) and len(read_bin(out)[2]) == 1,
+          f"cut .gz: frame 1 skipped with a warning: {r.stderr[-600:]}")
     for name, frag, nf in (("bad_truncated.dump", r"last frame \(frame 2, line 27\) is truncated", 2), ("bad_truncated.xyz", r"last frame \(frame 1, line 5\) is truncated", 1)):
         out = os.path.join(TMP, "t.bin")
         r = run(os.path.join(D, name), [], 3, out)
