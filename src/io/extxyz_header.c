@@ -44,10 +44,10 @@ static int next_pair(const char **s, char *key, size_t nk, char *val, size_t nv)
   return 1;
 }
 
-#define XYZ_ERR(...) \
-  do { \
+#define XYZ_ERR(...)                                              \
+  do {                                                            \
     PetscCall(PetscSNPrintf(f->err, sizeof f->err, __VA_ARGS__)); \
-    PetscFunctionReturn(PETSC_SUCCESS); \
+    PetscFunctionReturn(PETSC_SUCCESS);                           \
   } while (0)
 
 static int parse_numbers(const char *s, double *v, int n)
@@ -63,15 +63,14 @@ static int parse_numbers(const char *s, double *v, int n)
   return *s != 0;
 }
 
-
 PetscErrorCode pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props)
 {
   char        key[64], val[4096];
-  const char *s         = line;
-  const char *prop      = XYZ_DEFAULT_PROPS;
+  const char *s    = line;
+  const char *prop = XYZ_DEFAULT_PROPS;
   char        propbuf[4096];
   int         have_lat = 0, have_pbc = 0;
-  double      lat[9], org[3] = {0, 0, 0};
+  double      lat[9], org[3]         = {0, 0, 0};
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&f->box, sizeof f->box));
@@ -134,8 +133,10 @@ PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *pr
     f[nf++] = tok;
     if (nf == 3) {
       int k = atoi(f[2]);
-      if (k <= 0 || strlen(f[1]) != 1 || !strchr("SRIL", f[1][0])) ok = 0;
-      else n += k;
+      if (k <= 0 || strlen(f[1]) != 1 || !strchr("SRIL", f[1][0]))
+        ok = 0;
+      else
+        n += k;
       nf = 0;
     }
   }
@@ -155,15 +156,20 @@ PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *pr
     int k = atoi(f[2]);
     for (int j = 0; j < k; j++, n++) {
       char name[PM_NAME_MAX * 2];
-      if (k == 1) PetscCall(PetscStrncpy(name, f[0], sizeof name));
-      else PetscCall(PetscSNPrintf(name, sizeof name, "%s[%d]", f[0], j + 1));
+      if (k == 1)
+        PetscCall(PetscStrncpy(name, f[0], sizeof name));
+      else
+        PetscCall(PetscSNPrintf(name, sizeof name, "%s[%d]", f[0], j + 1));
       PetscCall(PetscStrallocpy(name, &c->names[n]));
       PetscCall(PetscStrallocpy(f[0], &c->groups[n]));
       c->types[n] = f[1][0];
       c->role[n]  = PM_COL_SKIP;
-      if (!strcmp(f[0], "pos") && k == 3 && f[1][0] == 'R') c->role[n] = PM_COL_X + j;
-      else if (!strcmp(f[0], "species") && k == 1 && f[1][0] == 'S') c->role[n] = PM_COL_NAME, c->has_name = 1;
-      else if (!strcmp(f[0], "id") && k == 1 && f[1][0] == 'I') c->role[n] = PM_COL_ID, c->has_id = 1;
+      if (!strcmp(f[0], "pos") && k == 3 && f[1][0] == 'R')
+        c->role[n] = PM_COL_X + j;
+      else if (!strcmp(f[0], "species") && k == 1 && f[1][0] == 'S')
+        c->role[n] = PM_COL_NAME, c->has_name = 1;
+      else if (!strcmp(f[0], "id") && k == 1 && f[1][0] == 'I')
+        c->role[n] = PM_COL_ID, c->has_id = 1;
     }
   }
   PetscCall(PetscFree(buf));

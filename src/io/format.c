@@ -30,4 +30,7 @@ pm_format_t pm_format_from_path(const char *path)
   return PM_FMT_AUTO;
 }
 
-PetscBool pm_format_is_trajectory(pm_format_t f) { return (f == PM_FMT_LAMMPS || f == PM_FMT_EXTXYZ) ? PETSC_TRUE : PETSC_FALSE; }
+PetscBool pm_format_is_trajectory(pm_format_t f)
+{
+  return (f == PM_FMT_LAMMPS || f == PM_FMT_EXTXYZ) ? PETSC_TRUE : PETSC_FALSE;
+}

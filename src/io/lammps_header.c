@@ -34,11 +34,11 @@ static int parse_int64(const char *s, int64_t *v)
   return *end != 0;
 }
 
-#define HDR_ERR(...) \
-  do { \
+#define HDR_ERR(...)                                              \
+  do {                                                            \
     PetscCall(PetscSNPrintf(f->err, sizeof f->err, __VA_ARGS__)); \
-    f->err_line = r->lineno - 1; \
-    PetscFunctionReturn(PETSC_SUCCESS); \
+    f->err_line = r->lineno - 1;                                  \
+    PetscFunctionReturn(PETSC_SUCCESS);                           \
   } while (0)
 
 static PetscErrorCode next_or_truncated(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, char **line)
@@ -60,7 +60,8 @@ static PetscErrorCode next_or_truncated(pm_lreader_t *r, const char *path, pm_fr
 static PetscErrorCode parse_box(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, int kind)
 {
   double v[3][4], t[3] = {0, 0, 0};
-  int    nv = kind == 0 ? 2 : kind == 1 ? 3 : 4;
+  int    nv = kind == 0 ? 2 : kind == 1 ? 3
+                                        : 4;
   char  *line;
 
   PetscFunctionBeginUser;
@@ -82,7 +83,7 @@ static PetscErrorCode parse_box(pm_lreader_t *r, const char *path, pm_frame_rec_
   }
   if (kind == 1) { /* bounding box -> lo/hi (LAMMPS Howto triclinic) */
     double xy = v[0][2], xz = v[1][2], yz = v[2][2];
-    t[0] = fmin(fmin(0.0, xy), fmin(xz, xy + xz));
+    t[0]      = fmin(fmin(0.0, xy), fmin(xz, xy + xz));
     double tx = fmax(fmax(0.0, xy), fmax(xz, xy + xz));
     v[0][0] -= t[0];
     v[0][1] -= tx;
@@ -116,9 +117,12 @@ static PetscErrorCode box_kind(const char *line, pm_frame_rec_t *f, int *kind)
   for (int d = 0; d < 3; d++) f->box.periodic[d] = 1; /* old dumps carry no flags */
   PetscCall(PetscStrncpy(buf, rest, sizeof buf));
   for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-    if (!strcmp(tok, "xy") || !strcmp(tok, "xz") || !strcmp(tok, "yz")) *kind = 1;
-    else if (!strcmp(tok, "abc") || !strcmp(tok, "origin")) *kind = 2;
-    else if (nflag < 3) f->box.periodic[nflag++] = (tok[0] == 'p' && tok[1] == 'p');
+    if (!strcmp(tok, "xy") || !strcmp(tok, "xz") || !strcmp(tok, "yz"))
+      *kind = 1;
+    else if (!strcmp(tok, "abc") || !strcmp(tok, "origin"))
+      *kind = 2;
+    else if (nflag < 3)
+      f->box.periodic[nflag++] = (tok[0] == 'p' && tok[1] == 'p');
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -160,13 +164,13 @@ PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_
     } else if (!strncmp(line, "ITEM: TIME", 10) || !strncmp(line, "ITEM: UNITS", 11)) {
       PetscCall(next_or_truncated(r, path, f, &line));
       if (!line) PetscFunctionReturn(PETSC_SUCCESS);
-    } else HDR_ERR("unexpected line '%.60s' in the frame header (expected ITEM: NUMBER OF ATOMS, BOX BOUNDS or ATOMS)", line);
+    } else
+      HDR_ERR("unexpected line '%.60s' in the frame header (expected ITEM: NUMBER OF ATOMS, BOX BOUNDS or ATOMS)", line);
   }
 }
 
 static const char *const pos_sets[4][3] = {
-  {"x", "y", "z"}, {"xu", "yu", "zu"}, {"xs", "ys", "zs"}, {"xsu", "ysu", "zsu"}
-};
+    {"x", "y", "z"}, {"xu", "yu", "zu"}, {"xs", "ys", "zs"}, {"xsu", "ysu", "zsu"}};
 
 PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *colline, pm_cols_t *c)
 {
@@ -186,9 +190,12 @@ PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *co
   for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
     PetscCall(PetscStrallocpy(tok, &c->names[n]));
     c->role[n] = PM_COL_SKIP;
-    if (!strcmp(tok, "id")) c->role[n] = PM_COL_ID, c->has_id = 1;
-    else if (!strcmp(tok, "type")) c->role[n] = PM_COL_TYPE, c->has_type = 1;
-    else if (!strcmp(tok, "element")) c->role[n] = PM_COL_NAME, c->has_name = 1;
+    if (!strcmp(tok, "id"))
+      c->role[n] = PM_COL_ID, c->has_id = 1;
+    else if (!strcmp(tok, "type"))
+      c->role[n] = PM_COL_TYPE, c->has_type = 1;
+    else if (!strcmp(tok, "element"))
+      c->role[n] = PM_COL_NAME, c->has_name = 1;
     n++;
   }
   PetscCall(PetscFree(buf));
@@ -205,7 +212,9 @@ PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *co
   PetscCheck(found >= 0, comm, PETSC_ERR_FILE_UNEXPECTED,
              "%s: missing required columns: ITEM: ATOMS (frame 0) has none of the position sets x y z, xu yu zu, xs ys zs, xsu ysu zsu; dump them with 'dump custom ... id type x y z'",
              path);
-  c->pos_mode = found == 0 ? PM_POS_PLAIN : found == 1 ? PM_POS_UNWRAPPED : found == 2 ? PM_POS_SCALED : PM_POS_SCALED_UNWRAPPED;
+  c->pos_mode = found == 0 ? PM_POS_PLAIN : found == 1 ? PM_POS_UNWRAPPED
+                                        : found == 2   ? PM_POS_SCALED
+                                                       : PM_POS_SCALED_UNWRAPPED;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

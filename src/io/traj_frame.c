@@ -6,7 +6,7 @@
  * file, frame and line. Collective on comm. */
 PetscErrorCode pm_traj_parse_frame(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p, int64_t *first_atom)
 {
-  const pm_frame_rec_t *f = &t->rec[k];
+  const pm_frame_rec_t *f    = &t->rec[k];
   int64_t               base = 0, tot, nloc[2], nb[2] = {0, 0};
   int                   rank;
   char                  why[PM_REASON_MAX] = "";

@@ -36,7 +36,7 @@ typedef struct {
   int     eof;
   int64_t lineno, nbno; /* lines returned so far (all, non-blank) */
   int64_t hi, n_in, nb_in;
-  int     last_nl; /* the last returned line ended with '\n' */
+  int     last_nl;                            /* the last returned line ended with '\n' */
   char    err[PM_TRAJ_ERR_MAX + PM_PATH_MAX]; /* a read error ends the data early; checked collectively */
 } pm_lreader_t;
 
@@ -48,15 +48,25 @@ void           pm_lreader_free(pm_lreader_t *r);
 int            pm_line_is_blank(const char *s);
 
 /* Per-line column roles. */
-enum { PM_COL_SKIP = -1, PM_COL_ID = 0, PM_COL_TYPE, PM_COL_NAME, PM_COL_X, PM_COL_Y, PM_COL_Z, PM_COL_EXTRA };
-enum { PM_POS_PLAIN, PM_POS_UNWRAPPED, PM_POS_SCALED, PM_POS_SCALED_UNWRAPPED };
+enum { PM_COL_SKIP = -1,
+       PM_COL_ID   = 0,
+       PM_COL_TYPE,
+       PM_COL_NAME,
+       PM_COL_X,
+       PM_COL_Y,
+       PM_COL_Z,
+       PM_COL_EXTRA };
+enum { PM_POS_PLAIN,
+       PM_POS_UNWRAPPED,
+       PM_POS_SCALED,
+       PM_POS_SCALED_UNWRAPPED };
 
 typedef struct {
-  int    ncol;    /* tokens per atom line */
-  char **names;   /* ncol column names (xyz multi-component properties as name[1], name[2], ...) */
-  char **groups;  /* xyz: property name of each column (NULL for LAMMPS) */
-  char  *types;   /* xyz: property type letter per column (S, R, I, L); NULL for LAMMPS */
-  int   *role;    /* ncol roles (PM_COL_*, PM_COL_EXTRA + j) */
+  int    ncol;   /* tokens per atom line */
+  char **names;  /* ncol column names (xyz multi-component properties as name[1], name[2], ...) */
+  char **groups; /* xyz: property name of each column (NULL for LAMMPS) */
+  char  *types;  /* xyz: property type letter per column (S, R, I, L); NULL for LAMMPS */
+  int   *role;   /* ncol roles (PM_COL_*, PM_COL_EXTRA + j) */
   int    pos_mode;
   int    has_id, has_type, has_name;
 } pm_cols_t;
@@ -65,29 +75,29 @@ PetscErrorCode pm_cols_destroy(pm_cols_t *c);
 uint64_t       pm_hash_str(const char *s);
 
 struct pm_traj {
-  MPI_Comm       comm;
-  char           path[PM_PATH_MAX];
-  pm_format_t    fmt;
-  int            is_gz;
-  int64_t        data_size; /* bytes of (uncompressed) data */
-  int64_t        total_lines, total_nb;
-  int            ends_nl;
-  int64_t        nframes_file; /* complete frames in the file */
-  pm_frame_rec_t *rec;         /* nframes_file records (plus the truncated one, dropped) */
-  int64_t       *atoms_end;    /* byte offset where each frame's atom lines end */
-  int64_t        nsel, *sel;   /* selected frames: indices into rec */
-  char          *colline;      /* LAMMPS ITEM: ATOMS line / xyz Properties of frame 0 */
-  pm_cols_t      cols;
-  int            nspecies;
-  char           names[PM_SPECIES_MAX][PM_NAME_MAX];
-  const char    *name_ptr[PM_SPECIES_MAX];
-  int            species_given, species_by_type;
-  int            n_extra;
-  char         **extra_names;
-  const char   **extra_ptr;
-  PetscBool      strict;
-  gzFile         gz; /* lazily opened stream when this rank reads a .gz frame */
-  PetscLogEvent  ev_scan, ev_read;
+  MPI_Comm        comm;
+  char            path[PM_PATH_MAX];
+  pm_format_t     fmt;
+  int             is_gz;
+  int64_t         data_size; /* bytes of (uncompressed) data */
+  int64_t         total_lines, total_nb;
+  int             ends_nl;
+  int64_t         nframes_file; /* complete frames in the file */
+  pm_frame_rec_t *rec;          /* nframes_file records (plus the truncated one, dropped) */
+  int64_t        *atoms_end;    /* byte offset where each frame's atom lines end */
+  int64_t         nsel, *sel;   /* selected frames: indices into rec */
+  char           *colline;      /* LAMMPS ITEM: ATOMS line / xyz Properties of frame 0 */
+  pm_cols_t       cols;
+  int             nspecies;
+  char            names[PM_SPECIES_MAX][PM_NAME_MAX];
+  const char     *name_ptr[PM_SPECIES_MAX];
+  int             species_given, species_by_type;
+  int             n_extra;
+  char          **extra_names;
+  const char    **extra_ptr;
+  PetscBool       strict;
+  gzFile          gz; /* lazily opened stream when this rank reads a .gz frame */
+  PetscLogEvent   ev_scan, ev_read;
 };
 
 /* traj_scan.c: build t->rec / atoms_end / totals with the parallel scan. Collective. */
@@ -110,15 +120,15 @@ PetscErrorCode pm_traj_setup_species(pm_traj_t *t, const char *spec);
 /* traj_parse.c: atoms parsed from blocks of atom lines. collect = 1: only gather species names or
  * types (the species scan of frame 0). */
 typedef struct {
-  int64_t n, cap;
+  int64_t  n, cap;
   int64_t *id;
-  int     *type;  /* LAMMPS type or species index, per the column roles */
+  int     *type; /* LAMMPS type or species index, per the column roles */
   double  *pos, *extra;
-  int64_t nlines; /* all lines of the block including blank ones */
-  int64_t err_line; /* local 0-based line of the first problem, -1 if none */
-  char    err[PM_TRAJ_ERR_MAX];
-  int     nnames;
-  char    names[PM_SPECIES_MAX + 1][PM_NAME_MAX];
+  int64_t  nlines;   /* all lines of the block including blank ones */
+  int64_t  err_line; /* local 0-based line of the first problem, -1 if none */
+  char     err[PM_TRAJ_ERR_MAX];
+  int      nnames;
+  char     names[PM_SPECIES_MAX + 1][PM_NAME_MAX];
 } pm_parsed_t;
 void           pm_parsed_init(pm_parsed_t *p);
 PetscErrorCode pm_traj_parse_block(const pm_traj_t *t, const pm_frame_rec_t *f, char *text, size_t len, int collect, pm_parsed_t *p);

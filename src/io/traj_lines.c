@@ -33,11 +33,13 @@ static PetscErrorCode fill(pm_lreader_t *r, const char *path)
   }
   want = r->cap - r->len;
   if (r->gz) {
-    int n = gzread(r->gz, r->buf + r->len, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
+    int         n    = gzread(r->gz, r->buf + r->len, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
     int         zerr = Z_OK;
     const char *zmsg = n <= 0 ? gzerror(r->gz, &zerr) : NULL;
-    if (n <= 0 && zerr == Z_BUF_ERROR) n = 0; /* a cut compressed stream: its data ends here (a truncated last frame) */
-    else if (n <= 0 && zerr != Z_OK && zerr != Z_STREAM_END) n = -1;
+    if (n <= 0 && zerr == Z_BUF_ERROR)
+      n = 0; /* a cut compressed stream: its data ends here (a truncated last frame) */
+    else if (n <= 0 && zerr != Z_OK && zerr != Z_STREAM_END)
+      n = -1;
     if (n < 0) PetscCall(PetscSNPrintf(r->err, sizeof r->err, "%s: cannot decompress (%s); is the .gz file damaged?", path, zmsg ? zmsg : "zlib error"));
     got = n < 0 ? 0 : n;
   } else {
@@ -89,7 +91,8 @@ PetscErrorCode pm_lreader_init_fd(pm_lreader_t *r, const char *path, int fd, int
     if (nl) {
       r->beg = (size_t)(nl - r->buf) + 1;
       c      = '\n';
-    } else r->beg = r->len;
+    } else
+      r->beg = r->len;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -59,8 +59,8 @@ PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm
   PetscCall(PetscNew(&t));
   PetscCallMPI(MPI_Comm_dup(comm, &t->comm));
   PetscCall(PetscStrncpy(t->path, path, sizeof t->path));
-  t->fmt = fmt;
-  n      = strlen(path);
+  t->fmt   = fmt;
+  n        = strlen(path);
   t->is_gz = n > 3 && !strcmp(path + n - 3, ".gz");
   PetscCall(sniff_gzip(t));
   PetscCall(PetscLogEventRegister("PmTrajScan", PETSC_OBJECT_CLASSID, &t->ev_scan));
@@ -68,8 +68,10 @@ PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm
   *traj = t; /* from here on the caller's pm_traj_destroy frees a half-built object */
   PetscCall(read_options(t->comm, &t->strict, frames, species, columns, sizeof frames));
   PetscCall(pm_traj_scan(t));
-  if (fmt == PM_FMT_LAMMPS) PetscCall(pm_lammps_columns(t->comm, t->path, t->colline, &t->cols));
-  else PetscCall(pm_extxyz_columns(t->comm, t->path, t->colline, &t->cols));
+  if (fmt == PM_FMT_LAMMPS)
+    PetscCall(pm_lammps_columns(t->comm, t->path, t->colline, &t->cols));
+  else
+    PetscCall(pm_extxyz_columns(t->comm, t->path, t->colline, &t->cols));
   PetscCall(pm_traj_select_frames(t, frames));
   PetscCall(pm_traj_select_columns(t, columns));
   PetscCall(pm_traj_setup_species(t, species));

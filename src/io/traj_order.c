@@ -10,10 +10,14 @@ typedef struct {
 static int cmp_idpos(const void *a, const void *b)
 {
   const idpos_t *x = a, *y = b;
-  return x->id < y->id ? -1 : x->id > y->id ? 1 : (x->pos < y->pos ? -1 : x->pos > y->pos);
+  return x->id < y->id ? -1 : x->id > y->id ? 1
+                                            : (x->pos < y->pos ? -1 : x->pos > y->pos);
 }
 
-static int bucket(int64_t id, int64_t lo, unsigned __int128 range, int size) { return (int)((unsigned __int128)((__int128)id - lo) * (unsigned)size / range); }
+static int bucket(int64_t id, int64_t lo, unsigned __int128 range, int size)
+{
+  return (int)((unsigned __int128)((__int128)id - lo) * (unsigned)size / range);
+}
 
 PetscErrorCode pm_traj_order(MPI_Comm comm, int64_t n_local, const int64_t *id, int64_t *order, int64_t *dup_id)
 {
@@ -36,7 +40,7 @@ PetscErrorCode pm_traj_order(MPI_Comm comm, int64_t n_local, const int64_t *id, 
   for (int r = 0; r < size; r++) sc[r] = 0;
   for (int64_t i = 0; i < n_local; i++) {
     int r         = bucket(id[i], g[0], range, size);
-    slot[i]    = sd[r] + sc[r]++;
+    slot[i]       = sd[r] + sc[r]++;
     sbuf[slot[i]] = id[i];
   }
   PetscCallMPI(MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, comm));

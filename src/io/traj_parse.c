@@ -4,11 +4,11 @@
 #include <string.h>
 #include <math.h>
 
-#define PARSE_ERR(...) \
-  do { \
-    p->err_line = line_no; \
+#define PARSE_ERR(...)                                 \
+  do {                                                 \
+    p->err_line = line_no;                             \
     PetscSNPrintf(p->err, sizeof p->err, __VA_ARGS__); \
-    return 1; \
+    return 1;                                          \
   } while (0)
 
 static int name_index(const pm_traj_t *t, const char *s, size_t n)
@@ -53,25 +53,32 @@ static int parse_line(const pm_traj_t *t, const pm_frame_rec_t *f, char *s, int6
     } else if (role == PM_COL_ID || role == PM_COL_TYPE) {
       long long iv = strtoll(tok, &end, 10);
       if (end != s || end == tok) PARSE_ERR("column '%s' value '%.*s' is not an integer", c->names[i], (int)(s - tok), tok);
-      if (role == PM_COL_ID) p->id[a] = iv;
-      else type = iv;
+      if (role == PM_COL_ID)
+        p->id[a] = iv;
+      else
+        type = iv;
     } else {
       double x;
-      if (c->types && c->types[i] == 'L' && s - tok == 1 && strchr("TFtf", *tok)) x = (*tok == 'T' || *tok == 't');
+      if (c->types && c->types[i] == 'L' && s - tok == 1 && strchr("TFtf", *tok))
+        x = (*tok == 'T' || *tok == 't');
       else {
         x = strtod(tok, &end);
         if (end != s || end == tok || !isfinite(x)) PARSE_ERR("column '%s' value '%.*s' is not a number", c->names[i], (int)(s - tok), tok);
       }
-      if (role >= PM_COL_EXTRA) p->extra[a * t->n_extra + role - PM_COL_EXTRA] = x;
-      else v[role - PM_COL_X] = x;
+      if (role >= PM_COL_EXTRA)
+        p->extra[a * t->n_extra + role - PM_COL_EXTRA] = x;
+      else
+        v[role - PM_COL_X] = x;
     }
   }
   while (*s == ' ' || *s == '\t') s++;
   if (*s) PARSE_ERR("more than %d values on the line (%s)", c->ncol, t->colline);
   if (c->has_type && type < 1) PARSE_ERR("atom type %lld must be 1 or more", (long long)type);
   if (collect) {
-    if (t->species_by_type) p->type[a] = (int)(type > INT32_MAX ? INT32_MAX : type);
-    else if (nm && collect_name(p, nm, nn, line_no)) return 1;
+    if (t->species_by_type)
+      p->type[a] = (int)(type > INT32_MAX ? INT32_MAX : type);
+    else if (nm && collect_name(p, nm, nn, line_no))
+      return 1;
     p->n++;
     return 0;
   }
@@ -83,7 +90,8 @@ static int parse_line(const pm_traj_t *t, const pm_frame_rec_t *f, char *s, int6
     int k = name_index(t, nm, nn);
     if (k < 0) PARSE_ERR("unknown species '%.*s': %s", (int)nn, nm, t->species_given ? "it is not in -species; add it there" : "frame 0 has no such atom; list every species with -species");
     p->type[a] = k;
-  } else p->type[a] = 0;
+  } else
+    p->type[a] = 0;
   if (t->cols.pos_mode == PM_POS_SCALED || t->cols.pos_mode == PM_POS_SCALED_UNWRAPPED) {
     const pm_box_t *b = &f->box; /* r = lo + s h (rows of h are the edge vectors) */
     for (int d = 0; d < 3; d++) p->pos[3 * a + d] = b->lo[d] + v[0] * b->h[0][d] + v[1] * b->h[1][d] + v[2] * b->h[2][d];
@@ -96,7 +104,7 @@ static int parse_line(const pm_traj_t *t, const pm_frame_rec_t *f, char *s, int6
 /* Grow the arrays of p to hold at least n atoms. */
 static PetscErrorCode reserve(const pm_traj_t *t, pm_parsed_t *p, int64_t n)
 {
-  int64_t cap = PetscMax(n, 2 * p->cap), ne = t->n_extra;
+  int64_t  cap = PetscMax(n, 2 * p->cap), ne = t->n_extra;
   int64_t *id;
   int     *type;
   double  *pos, *extra;

@@ -224,8 +224,10 @@ static PetscErrorCode read_gz(pm_traj_t *t, MPI_Comm comm, int64_t k, int collec
 PetscErrorCode pm_traj_read_parse(pm_traj_t *t, MPI_Comm comm, int64_t k, int collect, pm_parsed_t *p)
 {
   PetscFunctionBeginUser;
-  if (t->is_gz) PetscCall(read_gz(t, comm, k, collect, p));
-  else PetscCall(read_plain(t, comm, k, collect, p));
+  if (t->is_gz)
+    PetscCall(read_gz(t, comm, k, collect, p));
+  else
+    PetscCall(read_plain(t, comm, k, collect, p));
   if (!p->id) { /* no lines here: still allocate the (empty) arrays */
     char z = 0;
     PetscCall(pm_traj_parse_block(t, &t->rec[k], &z, 0, collect, p));

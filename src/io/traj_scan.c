@@ -49,9 +49,9 @@ static int is_timestep_item(const char *s)
 /* Scan the lines that start in [.., r->hi); headers may be read past hi. */
 static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, recs_t *R)
 {
-  char    *line;
-  size_t   len;
-  int64_t  at, v;
+  char   *line;
+  size_t  len;
+  int64_t at, v;
 
   PetscFunctionBeginUser;
   for (;;) {
@@ -104,8 +104,10 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
     gzFile gz = NULL;
     if (rank == 0) {
       gz = gzopen(t->path, "rb");
-      if (!gz) ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot open: %s; check the path given to -input", t->path, strerror(errno));
-      else gzbuffer(gz, 1 << 18);
+      if (!gz)
+        ok = 0, PetscSNPrintf(why, sizeof why, "%s: cannot open: %s; check the path given to -input", t->path, strerror(errno));
+      else
+        gzbuffer(gz, 1 << 18);
     }
     PetscCall(pm_agree(t->comm, (PetscBool)ok, why));
     if (rank == 0) {
@@ -189,7 +191,6 @@ static PetscErrorCode combine(pm_traj_t *t, recs_t *R, int64_t tot[3], pm_frame_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-
 PetscErrorCode pm_traj_scan(pm_traj_t *t)
 {
   recs_t          R = {0};
@@ -204,8 +205,10 @@ PetscErrorCode pm_traj_scan(pm_traj_t *t)
   PetscCall(PetscFree(R.colline));
   PetscCheck(t->data_size > 0, t->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: the file is empty", t->path);
   PetscCall(PetscMalloc2(nall + 1, &keep, nall + 1, &ends));
-  if (t->fmt == PM_FMT_LAMMPS) PetscCall(pm_traj_validate_lammps(t, all, nall, keep, ends, &nkeep));
-  else PetscCall(pm_traj_validate_extxyz(t, all, nall, keep, ends, &nkeep));
+  if (t->fmt == PM_FMT_LAMMPS)
+    PetscCall(pm_traj_validate_lammps(t, all, nall, keep, ends, &nkeep));
+  else
+    PetscCall(pm_traj_validate_extxyz(t, all, nall, keep, ends, &nkeep));
   t->nframes_file = nkeep;
   PetscCall(PetscMalloc2(nkeep + 1, &t->rec, nkeep + 1, &t->atoms_end));
   for (int64_t k = 0; k < nkeep; k++) {

@@ -5,7 +5,7 @@
 
 static PetscErrorCode parse_part(pm_traj_t *t, const char *spec, const char *s, size_t n, int *given, int64_t *v)
 {
-  char  buf[64], *end;
+  char buf[64], *end;
   PetscFunctionBeginUser;
   *given = 0;
   PetscCheck(n < sizeof buf, t->comm, PETSC_ERR_USER_INPUT, "-frames %s: use start:stop:step with integers, e.g. 0:10:2 or ::5", spec);
@@ -46,12 +46,16 @@ PetscErrorCode pm_traj_select_frames(pm_traj_t *t, const char *spec)
   step = g[2] ? v[2] : 1;
   PetscCheck(step != 0, t->comm, PETSC_ERR_USER_INPUT, "-frames %s: step must not be 0", spec);
   if (step > 0) {
-    start = !g[0] ? 0 : v[0] < 0 ? PetscMax(v[0] + n, 0) : PetscMin(v[0], n);
-    stop  = !g[1] ? n : v[1] < 0 ? PetscMax(v[1] + n, 0) : PetscMin(v[1], n);
+    start = !g[0] ? 0 : v[0] < 0 ? PetscMax(v[0] + n, 0)
+                                 : PetscMin(v[0], n);
+    stop  = !g[1] ? n : v[1] < 0 ? PetscMax(v[1] + n, 0)
+                                 : PetscMin(v[1], n);
     for (int64_t k = start; k < stop; k += step) cnt++;
   } else {
-    start = !g[0] ? n - 1 : v[0] < 0 ? PetscMax(v[0] + n, -1) : PetscMin(v[0], n - 1);
-    stop  = !g[1] ? -1 : v[1] < 0 ? PetscMax(v[1] + n, -1) : PetscMin(v[1], n - 1);
+    start = !g[0] ? n - 1 : v[0] < 0 ? PetscMax(v[0] + n, -1)
+                                     : PetscMin(v[0], n - 1);
+    stop  = !g[1] ? -1 : v[1] < 0 ? PetscMax(v[1] + n, -1)
+                                  : PetscMin(v[1], n - 1);
     for (int64_t k = start; k > stop; k += step) cnt++;
   }
   PetscCheck(cnt > 0, t->comm, PETSC_ERR_USER_INPUT, "-frames %s selects none of the %" PRId64 " complete frames of %s (python slice: start:stop:step, stop excluded)", spec, n, t->path);

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_name(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
+static int cmp_name(const void *a, const void *b)
+{
+  return strcmp((const char *)a, (const char *)b);
+}
 
 static PetscErrorCode from_option(pm_traj_t *t, const char *spec)
 {
@@ -42,8 +45,8 @@ static PetscErrorCode from_frame0(pm_traj_t *t)
     t->nspecies = g;
     for (int i = 0; i < g; i++) PetscCall(PetscSNPrintf(t->names[i], PM_NAME_MAX, "%d", i + 1));
   } else {
-    char (*all)[PM_NAME_MAX];
-    int   n = 0;
+    char(*all)[PM_NAME_MAX];
+    int n = 0;
     PetscCall(PetscCalloc1((size_t)size * PM_SPECIES_MAX, &all));
     /* names beyond p.nnames are empty strings (p was zeroed) */
     PetscCallMPI(MPI_Allgather(p.names, PM_SPECIES_MAX * PM_NAME_MAX, MPI_CHAR, all, PM_SPECIES_MAX * PM_NAME_MAX, MPI_CHAR, t->comm));
@@ -67,7 +70,8 @@ PetscErrorCode pm_traj_setup_species(pm_traj_t *t, const char *spec)
   if (spec[0]) {
     t->species_given = 1;
     PetscCall(from_option(t, spec));
-  } else if (t->cols.has_type || t->cols.has_name) PetscCall(from_frame0(t));
+  } else if (t->cols.has_type || t->cols.has_name)
+    PetscCall(from_frame0(t));
   else {
     t->nspecies = 1; /* no type, element or species column: one species */
     PetscCall(PetscStrncpy(t->names[0], "1", PM_NAME_MAX));

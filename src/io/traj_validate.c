@@ -54,8 +54,8 @@ PetscErrorCode pm_traj_validate_lammps(pm_traj_t *t, const pm_frame_rec_t *all, 
                "%s: frame %" PRId64 " (line %" PRId64 "): NUMBER OF ATOMS is %" PRId64 " but %" PRId64 " atom lines follow ITEM: ATOMS (line %" PRId64 ")%s; the frame is damaged", t->path, k, f->line + 1, f->natoms, n,
                f->atoms_line, last ? " up to the end of the file" : " before the next ITEM: TIMESTEP");
     PetscCall(check_frame(t, f, &all[0], k ? &all[k - 1] : NULL, k));
-    keep[*nkeep]   = k;
-    ends[*nkeep]   = last ? t->data_size : all[k + 1].offset;
+    keep[*nkeep] = k;
+    ends[*nkeep] = last ? t->data_size : all[k + 1].offset;
     (*nkeep)++;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -67,8 +67,10 @@ static int64_t find_line(const pm_frame_rec_t *all, int64_t nall, int64_t line)
   int64_t lo = 0, hi = nall;
   while (lo < hi) {
     int64_t mid = (lo + hi) / 2;
-    if (all[mid].line < line) lo = mid + 1;
-    else hi = mid;
+    if (all[mid].line < line)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return (lo < nall && all[lo].line == line) ? lo : -1;
 }
@@ -97,7 +99,7 @@ PetscErrorCode pm_traj_validate_extxyz(pm_traj_t *t, const pm_frame_rec_t *all, 
       break;
     }
     PetscCall(check_frame(t, f, &all[c0], NULL, k));
-    nxt = next < t->total_lines ? find_line(all, nall, next) : -1;
+    nxt          = next < t->total_lines ? find_line(all, nall, next) : -1;
     keep[*nkeep] = c;
     ends[*nkeep] = nxt >= 0 ? all[nxt].offset : t->data_size;
     (*nkeep)++;

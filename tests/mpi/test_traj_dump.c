@@ -18,7 +18,7 @@ typedef struct {
 static PetscErrorCode gather_frame(MPI_Comm g, const pm_atoms_t *A, cols_t *out)
 {
   int     rank, size, n = (int)A->n_local, ne = A->n_extra, *cnt, *dsp;
-  int64_t N = A->natoms;
+  int64_t N   = A->natoms;
   cols_t  all = {0};
 
   PetscFunctionBeginUser;
@@ -51,9 +51,9 @@ static PetscErrorCode gather_frame(MPI_Comm g, const pm_atoms_t *A, cols_t *out)
         PM_TEST(0, "order %" PRId64 " of atom %" PRId64 " out of range or repeated", o, all.id[i]);
         continue;
       }
-      seen[o]       = 1;
-      out->id[o]    = all.id[i];
-      out->sp[o]    = all.sp[i];
+      seen[o]    = 1;
+      out->id[o] = all.id[i];
+      out->sp[o] = all.sp[i];
       for (int d = 0; d < 3; d++) out->pos[3 * o + d] = all.pos[3 * i + d];
       for (int e = 0; e < ne; e++) out->ex[o * ne + e] = all.ex[i * ne + e];
     }
@@ -70,7 +70,7 @@ static PetscErrorCode gather_frame(MPI_Comm g, const pm_atoms_t *A, cols_t *out)
 
 static void write_frame(FILE *fp, const pm_atoms_t *A, const cols_t *c)
 {
-  int64_t N = A->natoms;
+  int64_t N        = A->natoms;
   int32_t flags[4] = {A->box.triclinic, A->box.periodic[0], A->box.periodic[1], A->box.periodic[2]};
   fwrite(&N, 8, 1, fp);
   fwrite(&A->timestep, 8, 1, fp);
@@ -85,13 +85,13 @@ static void write_frame(FILE *fp, const pm_atoms_t *A, const cols_t *c)
 
 static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, int groups, PetscBool timing)
 {
-  double t0 = MPI_Wtime(), t1;
-  pm_traj_t         *t = NULL;
+  double             t0 = MPI_Wtime(), t1;
+  pm_traj_t         *t  = NULL;
   int64_t            nf;
   int                wrank, wsize, grp, ns, ne;
   const char *const *names, *const *enames;
-  MPI_Comm           g;
-  FILE              *fp = NULL;
+  MPI_Comm g;
+  FILE    *fp = NULL;
 
   PetscFunctionBeginUser;
   MPI_Comm_rank(world, &wrank);
@@ -107,7 +107,7 @@ static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, in
   MPI_Comm_split(world, grp, wrank, &g);
   if (wrank == 0 && outp[0]) {
     int32_t h[2] = {ns, ne};
-    fp = fopen(outp, "wb");
+    fp           = fopen(outp, "wb");
     PM_TEST(fp != NULL, "cannot write %s", outp);
     fwrite(&nf, 8, 1, fp);
     fwrite(h, 4, 2, fp);
@@ -136,7 +136,8 @@ static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, in
         PetscCall(PetscPrintf(g, "frame %" PRId64 ": %" PRId64 " atoms read in %.3f s\n", f, natoms, t2 - t1));
         t1 = t2;
         PetscCall(pm_atoms_destroy(&A));
-      } else PetscCall(gather_frame(g, A, &c));
+      } else
+        PetscCall(gather_frame(g, A, &c));
     }
     if (timing) continue;
     MPI_Comm_rank(g, &grank);
@@ -158,7 +159,8 @@ static PetscErrorCode run(MPI_Comm world, const char *path, const char *outp, in
         MPI_Recv(c.sp, (int)B.natoms, MPI_INT, src, 12, world, MPI_STATUS_IGNORE);
         MPI_Recv(c.pos, (int)(3 * B.natoms), MPI_DOUBLE, src, 13, world, MPI_STATUS_IGNORE);
         MPI_Recv(c.ex, (int)(B.n_extra * B.natoms), MPI_DOUBLE, src, 14, world, MPI_STATUS_IGNORE);
-      } else B = *A;
+      } else
+        B = *A;
       if (fp) write_frame(fp, &B, &c);
     }
     if (c.id) PetscCall(PetscFree5(c.id, c.order, c.sp, c.pos, c.ex));

@@ -9,10 +9,22 @@ int main(int argc, char **argv)
     const char *path;
     pm_format_t f;
   } cases[] = {
-    {"a/b/run.dump", PM_FMT_LAMMPS},   {"x.lammpstrj.gz", PM_FMT_LAMMPS}, {"cu.dump.gz", PM_FMT_LAMMPS}, {"t.xyz", PM_FMT_EXTXYZ},
-    {"t.extxyz.gz", PM_FMT_EXTXYZ},    {"T.XYZ", PM_FMT_EXTXYZ},          {"d.h5", PM_FMT_H5},           {"d.hdf5", PM_FMT_H5},
-    {"m.npy", PM_FMT_NPY},             {"m.txt", PM_FMT_TEXT},            {"m.csv", PM_FMT_TEXT},        {"m.dat", PM_FMT_TEXT},
-    {"m.npy.gz", PM_FMT_AUTO},         {"dir.xyz/file", PM_FMT_AUTO},     {"noext", PM_FMT_AUTO},        {"gz", PM_FMT_AUTO},
+      {"a/b/run.dump", PM_FMT_LAMMPS},
+      {"x.lammpstrj.gz", PM_FMT_LAMMPS},
+      {"cu.dump.gz", PM_FMT_LAMMPS},
+      {"t.xyz", PM_FMT_EXTXYZ},
+      {"t.extxyz.gz", PM_FMT_EXTXYZ},
+      {"T.XYZ", PM_FMT_EXTXYZ},
+      {"d.h5", PM_FMT_H5},
+      {"d.hdf5", PM_FMT_H5},
+      {"m.npy", PM_FMT_NPY},
+      {"m.txt", PM_FMT_TEXT},
+      {"m.csv", PM_FMT_TEXT},
+      {"m.dat", PM_FMT_TEXT},
+      {"m.npy.gz", PM_FMT_AUTO},
+      {"dir.xyz/file", PM_FMT_AUTO},
+      {"noext", PM_FMT_AUTO},
+      {"gz", PM_FMT_AUTO},
   };
   int err;
 
