@@ -66,6 +66,7 @@ PetscErrorCode pm_steinhardt_set_from_options(pm_steinhardt_t *S)
   PetscBool set;
 
   PetscFunctionBeginUser;
+  for (int a = 0; a < PM_STEINHARDT_NL_MAX; a++) l[a] = a < S->nl ? S->l[a] : 0; /* shown by -help */
   PetscOptionsBegin(S->comm, NULL, "Steinhardt bond-order parameters (descriptor block steinhardt)", NULL);
   PetscCall(PetscOptionsIntArray("-steinhardt_l", "degrees l (comma list)", "", l, &n, &set));
   if (set) {
