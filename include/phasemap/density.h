@@ -2,7 +2,11 @@
 #pragma once
 #include <phasemap/graph.h>
 
-typedef enum { PM_DEN_KNN = 0, PM_DEN_KSTARNN, PM_DEN_PAK, PM_DEN_BMTI, PM_DEN_COUNT } pm_den_kind_t;
+typedef enum { PM_DEN_KNN = 0,
+               PM_DEN_KSTARNN,
+               PM_DEN_PAK,
+               PM_DEN_BMTI,
+               PM_DEN_COUNT } pm_den_kind_t;
 extern const char *const pm_den_kind_names[]; /* "knn","kstarnn","pak","bmti" */
 
 typedef struct pm_density pm_density_t;

@@ -29,7 +29,7 @@ PetscErrorCode pm_density_create(MPI_Comm comm, pm_density_t **den)
 
 static PetscErrorCode parse_kinds(pm_density_t *d, const char *list)
 {
-  char  buf[256], *tok, *save = NULL;
+  char buf[256], *tok, *save = NULL;
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(buf, list, sizeof buf));

@@ -17,13 +17,13 @@ struct pm_density {
   pm_gidx_t     n_global, row_start, n_local;
   int           graph_k;
   double       *log_den[PM_DEN_COUNT], *err[PM_DEN_COUNT];
-  int64_t      *kstar;       /* k* of the k*NN test, or the constant k when only kNN ran */
+  int64_t      *kstar; /* k* of the k*NN test, or the constant k when only kNN ran */
   PetscBool     kstar_is_test;
-  pm_gidx_t     kstar_capped;            /* points with k* = k - 1 (test never rejected) */
+  pm_gidx_t     kstar_capped; /* points with k* = k - 1 (test never rejected) */
   int64_t       kstar_min, kstar_max;
   pm_gidx_t     pak_failed, pak_skipped, pak_singular;
   int64_t       pak_max_its;
-  int64_t      *component;   /* BMTI connected component per point */
+  int64_t      *component; /* BMTI connected component per point */
   pm_bmti_t    *bmti;
   PetscLogEvent ev_kstar, ev_knn, ev_pak, ev_bmti;
 };

@@ -8,7 +8,10 @@
 
 #define KSTAR_BATCH 16384 /* points per batch of bulk exchanges */
 
-double pm_den_omega(double d) { return exp(d / 2.0 * log(M_PI) - lgamma((d + 2.0) / 2.0)); }
+double pm_den_omega(double d)
+{
+  return exp(d / 2.0 * log(M_PI) - lgamma((d + 2.0) / 2.0));
+}
 
 PetscErrorCode pm_den_chi2_isf1(MPI_Comm comm, double alpha, double *dthr)
 {
@@ -25,8 +28,10 @@ PetscErrorCode pm_den_chi2_isf1(MPI_Comm comm, double alpha, double *dthr)
   for (int it = 0; it < 2000 && hi - lo > 0.0; it++) {
     double mid = 0.5 * (lo + hi);
     if (mid <= lo || mid >= hi) break;
-    if (erfc(mid) > alpha) lo = mid;
-    else hi = mid;
+    if (erfc(mid) > alpha)
+      lo = mid;
+    else
+      hi = mid;
   }
   z = 0.5 * (lo + hi);
   for (int it = 0; it < 3; it++) {
@@ -46,9 +51,9 @@ PetscErrorCode pm_den_chi2_isf1(MPI_Comm comm, double alpha, double *dthr)
  * k* time), one all-to-all of indices and one of values. Collective. */
 static PetscErrorCode fetch_elements(MPI_Comm comm, const pm_gidx_t *starts, const double *local, pm_gidx_t nreq, const pm_gidx_t *want, pm_gidx_t *slot, double *out)
 {
-  int        rank, size, *scnt, *sdsp, *rcnt, *rdsp, *pos;
-  pm_gidx_t  nrecv = 0, *sidx, *ridx;
-  double    *sval, *rval;
+  int       rank, size, *scnt, *sdsp, *rcnt, *rdsp, *pos;
+  pm_gidx_t nrecv = 0, *sidx, *ridx;
+  double   *sval, *rval;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -58,8 +63,10 @@ static PetscErrorCode fetch_elements(MPI_Comm comm, const pm_gidx_t *starts, con
     int lo = 0, hi = size - 1;
     while (lo < hi) {
       int mid = (lo + hi + 1) / 2;
-      if (starts[mid] <= want[q]) lo = mid;
-      else hi = mid - 1;
+      if (starts[mid] <= want[q])
+        lo = mid;
+      else
+        hi = mid - 1;
     }
     slot[q] = lo;
     scnt[lo]++;
@@ -97,7 +104,7 @@ static int64_t kstar_window(const double *dist, const double *nb, int lo, int hi
   for (int j = lo; j < hi; j++) {
     int    ks = j - 1;
     double vi = omega * pow(dist[ks], d), vj = omega * pow(nb[j - lo], d);
-    double D  = -2.0 * ks * (log(vi) + log(vj) - 2.0 * log(vi + vj) + log(4.0));
+    double D = -2.0 * ks * (log(vi) + log(vj) - 2.0 * log(vi + vj) + log(4.0));
     if (D > dthr) return j - 1;
   }
   return 0;
@@ -109,7 +116,7 @@ static int64_t kstar_window(const double *dist, const double *nb, int lo, int hi
 static PetscErrorCode kstar_batch(const pm_graph_t *g, const pm_gidx_t *starts, pm_gidx_t i0, pm_gidx_t i1, double d, double omega, double dthr, pm_gidx_t *active, pm_gidx_t *want, pm_gidx_t *slot, double *nbd, int64_t *kstar)
 {
   int       maxk = g->k, ncol = g->ncol;
-  pm_gidx_t na   = 0;
+  pm_gidx_t na = 0;
 
   PetscFunctionBeginUser;
   for (pm_gidx_t i = i0; i < i1; i++) active[na++] = i;
@@ -122,8 +129,10 @@ static PetscErrorCode kstar_batch(const pm_graph_t *g, const pm_gidx_t *starts, 
     for (pm_gidx_t a = 0; a < na; a++) {
       pm_gidx_t i  = active[a];
       int64_t   ks = kstar_window(g->dist + i * ncol, nbd + a * (hi - lo), lo, hi, d, omega, dthr);
-      if (ks) kstar[i] = ks;
-      else active[keep++] = i;
+      if (ks)
+        kstar[i] = ks;
+      else
+        active[keep++] = i;
     }
     na = keep;
   }
@@ -134,7 +143,7 @@ static PetscErrorCode kstar_batch(const pm_graph_t *g, const pm_gidx_t *starts, 
 PetscErrorCode pm_den_kstar(const pm_graph_t *g, double d, double dthr, int64_t *kstar, pm_gidx_t *ncapped)
 {
   int        size, maxk = g->k, ncol = g->ncol, w = maxk > 4 ? maxk - 4 : 0;
-  pm_gidx_t *starts, nbatch, nb_loc, capped = 0, *want, *slot, *active;
+  pm_gidx_t *starts, nbatch, nb_loc, capped       = 0, *want, *slot, *active;
   double    *nbd, omega = pm_den_omega(d);
 
   PetscFunctionBeginUser;

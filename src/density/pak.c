@@ -7,11 +7,11 @@
 #include <math.h>
 #include <float.h>
 
-#define PAK_TOL      1e-3
-#define PAK_LR       0.1
-#define PAK_TIE      1e-15 /* numpy finfo(float64).resolution */
-#define PAK_EXP_MAX  300.0
-#define PAK_VMIN     1e-300
+#define PAK_TOL     1e-3
+#define PAK_LR      0.1
+#define PAK_TIE     1e-15 /* numpy finfo(float64).resolution */
+#define PAK_EXP_MAX 300.0
+#define PAK_VMIN    1e-300
 
 typedef struct {
   double gf, ga, h00, h01, h11, det;
@@ -91,16 +91,18 @@ static int64_t newton_point(const double *v, int k, double *Fio, PetscInt maxit,
     } else {
       double detinv = 1.0 / s.det, df, da, lr = PAK_LR;
       i00 = detinv * s.h11, i10 = -detinv * s.h01, i01 = -detinv * s.h01, i11 = detinv * s.h00;
-      df  = i00 * s.gf + i01 * s.ga;
-      da  = i10 * s.gf + i11 * s.ga;
+      df = i00 * s.gf + i01 * s.ga;
+      da = i10 * s.gf + i11 * s.ga;
       if (fabs(lr * df) > stepmax) lr = fabs(stepmax / df);
       F -= lr * df;
       a -= lr * da;
     }
     it++;
     grad_hess(v, k, F, a, &s);
-    if (fabs(a) <= DBL_EPSILON || fabs(F) <= DBL_EPSILON) func = fmax(fabs(s.gf), fabs(s.ga));
-    else func = fmax(fabs(s.gf / F), fabs(s.ga / a));
+    if (fabs(a) <= DBL_EPSILON || fabs(F) <= DBL_EPSILON)
+      func = fmax(fabs(s.gf), fabs(s.ga));
+    else
+      func = fmax(fabs(s.gf / F), fabs(s.ga / a));
   }
   *converged = func <= PAK_TOL ? PETSC_TRUE : PETSC_FALSE;
   *Fio       = F;
@@ -110,7 +112,7 @@ static int64_t newton_point(const double *v, int k, double *Fio, PetscInt maxit,
 PetscErrorCode pm_den_pak(const pm_graph_t *g, double d, const int64_t *kstar, PetscInt maxit, double *log_den, double *err, pm_gidx_t *nfailed, pm_gidx_t *nskipped, pm_gidx_t *nsingular, int64_t *max_its)
 {
   double         omega = pm_den_omega(d), log_omega = log(omega), logN = log((double)g->n_global), *v;
-  pm_gidx_t      cnt[3] = {0, 0, 0}, gcnt[3];
+  pm_gidx_t      cnt[3]  = {0, 0, 0}, gcnt[3];
   int64_t        its_max = 0;
   pm_progress_t *prog;
 
@@ -126,7 +128,8 @@ PetscErrorCode pm_den_pak(const pm_graph_t *g, double d, const int64_t *kstar, P
     shell_volumes(r, k, d, omega, v);
     for (int j = 0; j < k; j++)
       if (!(v[j] >= PAK_VMIN)) skip = PETSC_TRUE;
-    if (skip) cnt[1]++;
+    if (skip)
+      cnt[1]++;
     else {
       int64_t it = newton_point(v, k, &F, maxit, &conv, &sing);
       if (it > its_max) its_max = it;

@@ -29,8 +29,8 @@ static PetscErrorCode neg_dloglik(MPI_Comm comm, pm_gidx_t n, const double *mu, 
 /* mu: the n kept ratios on this rank; work: 2n doubles. */
 static PetscErrorCode bisect(MPI_Comm comm, pm_gidx_t n, const double *mu, pm_gidx_t n_kept, int64_t n1, int64_t n2, double *work, double *d_out)
 {
-  double  d0 = GRIDE_D0, d1 = GRIDE_D1, l1, l2, *logmu = work + n;
-  int     it = 0;
+  double d0 = GRIDE_D0, d1 = GRIDE_D1, l1, l2, *logmu = work + n;
+  int    it = 0;
 
   PetscFunctionBeginUser;
   for (pm_gidx_t i = 0; i < n; i++) logmu[i] = log(mu[i]);
@@ -38,8 +38,10 @@ static PetscErrorCode bisect(MPI_Comm comm, pm_gidx_t n, const double *mu, pm_gi
   while (fabs(d0 - d1) > GRIDE_EPS && it++ < 200) { /* 34 halvings reach eps; 200 is a safety cap */
     double dm = (d0 + d1) / 2.0;
     PetscCall(neg_dloglik(comm, n, mu, logmu, n_kept, n1, n2, dm, work, &l2));
-    if (l2 * l1 > 0) d1 = dm;
-    else d0 = dm;
+    if (l2 * l1 > 0)
+      d1 = dm;
+    else
+      d0 = dm;
   }
   *d_out = (d0 + d1) / 2.0;
   PetscFunctionReturn(PETSC_SUCCESS);

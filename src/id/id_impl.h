@@ -6,14 +6,14 @@
 #define PM_GRIDE_MAX_SCALES 40
 
 struct pm_id {
-  MPI_Comm      comm; /* duplicated in pm_id_create */
-  double        twonn_fraction;
-  PetscInt      gride_range_max;
-  PetscBool     computed;
+  MPI_Comm  comm; /* duplicated in pm_id_create */
+  double    twonn_fraction;
+  PetscInt  gride_range_max;
+  PetscBool computed;
   /* TwoNN */
-  double        twonn_id, twonn_err, twonn_scale;
-  pm_gidx_t     twonn_n, twonn_n_eff;
-  PetscBool     twonn_ml; /* fraction 1: maximum-likelihood formula */
+  double    twonn_id, twonn_err, twonn_scale;
+  pm_gidx_t twonn_n, twonn_n_eff;
+  PetscBool twonn_ml; /* fraction 1: maximum-likelihood formula */
   /* GRIDE ladder: estimate s uses ranks n1 = 2^s, n2 = 2^(s+1) */
   int           nscales;
   double        gride_id[PM_GRIDE_MAX_SCALES], gride_err[PM_GRIDE_MAX_SCALES], gride_scale[PM_GRIDE_MAX_SCALES];

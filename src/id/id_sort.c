@@ -19,16 +19,18 @@ static pm_gidx_t upper_bound(const double *v, pm_gidx_t n, double key)
   pm_gidx_t lo = 0, hi = n;
   while (lo < hi) {
     pm_gidx_t mid = lo + (hi - lo) / 2;
-    if (v[mid] <= key) lo = mid + 1;
-    else hi = mid;
+    if (v[mid] <= key)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
 
 static PetscErrorCode choose_splitters(MPI_Comm comm, const double *loc, pm_gidx_t n, int size, double *split)
 {
-  double   *mine, *all;
-  int      *cnt, *dsp, nmine = 0, ntot = 0;
+  double *mine, *all;
+  int    *cnt, *dsp, nmine = 0, ntot = 0;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(SAMPLES_PER_RANK, &mine));

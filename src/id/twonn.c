@@ -56,8 +56,8 @@ PetscErrorCode pm_id_twonn(pm_id_t *id, const pm_graph_t *g)
     PetscCall(pm_id_sort(id->comm, n, x, &sorted, &nsorted, &off));
     PetscCall(PetscMalloc1(2 * nsorted + 1, &xy));
     for (pm_gidx_t l = 0; l < nsorted; l++) {
-      pm_gidx_t m = off + l + 1; /* global rank, 1-based */
-      double    y = -log(1.0 - (double)m / (double)N);
+      pm_gidx_t m     = off + l + 1; /* global rank, 1-based */
+      double    y     = -log(1.0 - (double)m / (double)N);
       xy[l]           = m <= id->twonn_n_eff ? sorted[l] * y : 0.0;
       xy[nsorted + l] = m <= id->twonn_n_eff ? sorted[l] * sorted[l] : 0.0;
     }

@@ -75,7 +75,7 @@ static PetscErrorCode build_graph(MPI_Comm comm, const char *dir, PetscInt N, Pe
   } else {
     for (pm_gidx_t i = 0; i < g->n_local; i++)
       for (int c = 0; c < ncol_file; c++) {
-        pm_gidx_t j = (g->row_start + i + c) % N; /* self first, then the following points */
+        pm_gidx_t j             = (g->row_start + i + c) % N; /* self first, then the following points */
         ind[i * ncol_file + c]  = j;
         dist[i * ncol_file + c] = 0.0;
       }

@@ -4,7 +4,10 @@
 #include "id/id_impl.h"
 #include "pm_test.h"
 
-static double value(pm_gidx_t g) { return (double)((g * 7919) % 1000) / 7.0; }
+static double value(pm_gidx_t g)
+{
+  return (double)((g * 7919) % 1000) / 7.0;
+}
 
 int main(int argc, char **argv)
 {
@@ -40,7 +43,7 @@ int main(int argc, char **argv)
       n_below = 0;
       for (pm_gidx_t g = 0; g < N; g++) n_below += value(g) < first;
       PM_TEST(n_below <= off, "slice start %" PRId64 " but %" PRId64 " smaller values", off, n_below);
-      last = sorted[nsorted - 1];
+      last    = sorted[nsorted - 1];
       n_below = 0;
       for (pm_gidx_t g = 0; g < N; g++) n_below += value(g) <= last;
       PM_TEST(n_below >= off + nsorted, "slice end");

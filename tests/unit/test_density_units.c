@@ -28,7 +28,7 @@ int main(int argc, char **argv)
   /* 1-D lattice of spacing 1 (points 0..N-1), d = 1: the kNN density of an interior point with
    * k = 2 neighbours at distance 1 is log(2) - log(2 * 1) - log N = -log N. */
   {
-    pm_graph_t g  = {0};
+    pm_graph_t g = {0};
     const int  N = 9, k = 4;
     pm_gidx_t  ind[9 * 5];
     double     dist[9 * 5], ld[9], er[9];
