@@ -46,8 +46,11 @@ static int is_timestep_item(const char *s)
   return pm_line_is_blank(s + 14);
 }
 
-/* Scan the lines that start in [.., r->hi); headers may be read past hi. */
-static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, recs_t *R)
+/* Bytes done so far for the progress line (compressed bytes for .gz). */
+static int64_t scan_done(const pm_lreader_t *r, int64_t lo) { return r->gz ? (int64_t)gzoffset(r->gz) : r->buf_off + (int64_t)r->beg - lo; }
+
+/* Scan the lines that start in [lo, r->hi); headers may be read past hi. */
+static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, int64_t lo, pm_progress_t *prog, recs_t *R)
 {
   char   *line;
   size_t  len;
@@ -57,6 +60,7 @@ static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, recs_t *R)
   for (;;) {
     PetscCall(pm_lreader_next(r, t->path, &line, &len, &at));
     if (!line || at >= r->hi) break;
+    if ((r->lineno & 16383) == 0) PetscCall(pm_progress_step(prog, scan_done(r, lo)));
     if (t->fmt == PM_FMT_LAMMPS && is_timestep_item(line)) {
       pm_frame_rec_t *f;
       PetscCall(recs_push(R, &f));
@@ -89,15 +93,29 @@ static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, recs_t *R)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Rank 0 reports its own part: its byte range, or the whole compressed file for .gz. */
+static PetscErrorCode scan_progress(pm_traj_t *t, int rank, int size, pm_progress_t **prog)
+{
+  struct stat st;
+  int64_t     total = 0;
+
+  PetscFunctionBeginUser;
+  if (rank == 0 && !stat(t->path, &st)) total = t->is_gz ? (int64_t)st.st_size : (int64_t)st.st_size / size;
+  PetscCall(pm_progress_create(t->comm, "scan", total, prog));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
 {
-  int          rank, size, ok = 1;
-  pm_lreader_t r;
+  int            rank, size, ok = 1;
+  pm_lreader_t   r;
+  pm_progress_t *prog = NULL;
   char         why[PM_REASON_MAX] = "";
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(t->comm, &rank));
   PetscCallMPI(MPI_Comm_size(t->comm, &size));
+  PetscCall(scan_progress(t, rank, size, &prog));
   tot[0] = tot[1] = 0;
   tot[2]          = 1;
   if (t->is_gz) {
@@ -112,7 +130,7 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
     PetscCall(pm_agree(t->comm, (PetscBool)ok, why));
     if (rank == 0) {
       PetscCall(pm_lreader_init_gz(&r, gz, 0, INT64_MAX));
-      PetscCall(scan_range(t, &r, R));
+      PetscCall(scan_range(t, &r, 0, prog, R));
       tot[0]       = r.n_in;
       tot[1]       = r.nb_in;
       tot[2]       = r.lineno == 0 || r.last_nl;
@@ -132,7 +150,7 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
     t->data_size = (int64_t)st.st_size;
     pm_block_range(t->data_size, size, rank, &lo, &cnt);
     PetscCall(pm_lreader_init_fd(&r, t->path, fd, lo, t->data_size, lo + cnt));
-    PetscCall(scan_range(t, &r, R));
+    PetscCall(scan_range(t, &r, lo, prog, R));
     tot[0] = r.n_in;
     tot[1] = r.nb_in;
     tot[2] = r.lineno == 0 || r.last_nl; /* only a line at the end of the data can lack its newline */
@@ -141,6 +159,7 @@ static PetscErrorCode scan_local(pm_traj_t *t, recs_t *R, int64_t tot[3])
     close(fd);
     PetscCall(pm_agree(t->comm, (PetscBool)!why[0], why));
   }
+  PetscCall(pm_progress_destroy(&prog));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
