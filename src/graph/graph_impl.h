@@ -85,14 +85,17 @@ static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, d
 /* Sort every row by (distance, index) and put the point itself in column 0. */
 void knn_lists_finish(knn_lists_t *L);
 
-/* knn_tile.c: brute force of the local rows q against block b. The dgemm tiles use coordinates
- * centred on mu (qa: rows [q - mu, 1], D + 1 wide; qn = |q - mu|^2; b likewise inside work);
- * candidates are then measured exactly on the input coordinates. */
-PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work);
+/* knn_tile.c: brute force. The dgemm tiles use coordinates centred on mu, augmented so that one
+ * product gives the filter value: query rows qa = [q - mu, 1] (D + 1 wide, qn = |q - mu|^2) and
+ * block rows ba = [-2 (y - mu), |y - mu|^2 (1 - 2 tol)] (knn_brute_augment). Candidates are then
+ * measured exactly on the input coordinates. */
+void knn_brute_augment(const knn_block_t *b, const double *mu, double *ba);
+/* Local rows [i0, i0 + ni) (ni <= tile) against all of block b; flushes their buffers at the end. */
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work);
+/* Work doubles knn_brute_rows needs. */
+size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */
 double knn_tile_tol(int dim);
-/* Work doubles knn_brute_block needs for a block of up to nmax rows. */
-size_t knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax);
 
 /* knn_tree.c: kd-tree over one block, queried by every local row with its current bound. */
 typedef struct knn_tree knn_tree_t;

@@ -4,7 +4,7 @@
  * chunks so the transfer progresses during the compute). Memory: two blocks of ceil(N/P) rows. */
 #include "graph/graph_impl.h"
 
-#define RING_CHUNK_ROWS 4096 /* rows of the block (brute) or queries (tree) between MPI_Testall */
+#define RING_CHUNK_ROWS 4096 /* queries (tree) between MPI_Testall */
 
 typedef struct {
   pm_knn_t          *knn;
@@ -12,8 +12,8 @@ typedef struct {
   const knn_block_t *mine;
   knn_lists_t       *h;
   knn_buf_t          buf;
-  double            *mu, *qc, *qn, *work; /* brute */
-  pm_gidx_t         *order;               /* tree: query order (own tree order) */
+  double            *mu, *qc, *qn, *work, *ba; /* brute */
+  pm_gidx_t         *order;                    /* tree: query order (own tree order) */
   pm_progress_t     *prog;
   int64_t            done, evals;
 } ring_ctx_t;
@@ -50,7 +50,8 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     c->qc[i * (D + 1) + D] = 1.0;
     c->qn[i]               = s;
   }
-  PetscCall(PetscMalloc1(knn_brute_work_size(c->knn, D, RING_CHUNK_ROWS < nmax ? RING_CHUNK_ROWS : nmax), &c->work));
+  PetscCall(PetscMalloc1(knn_brute_work_size(c->knn), &c->work));
+  PetscCall(PetscMalloc1(nmax * (D + 1) + 1, &c->ba));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -70,11 +71,13 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
 
   PetscFunctionBeginUser;
   if (c->method == PM_KNN_BRUTE) {
-    for (pm_gidx_t j0 = 0; j0 < b->n; j0 += RING_CHUNK_ROWS) {
-      knn_block_t sub = {b->start + j0, b->n - j0 < RING_CHUNK_ROWS ? b->n - j0 : RING_CHUNK_ROWS, b->dim, b->x + j0 * b->dim, NULL};
-      PetscCall(knn_brute_block(c->knn, q, c->qc, c->qn, &sub, c->mu, c->h, &c->buf, c->work));
+    int T = c->knn->tile;
+    knn_brute_augment(b, c->mu, c->ba);
+    for (pm_gidx_t i0 = 0; i0 < q->n; i0 += T) { /* a row tile against the whole block */
+      int ni = (int)(q->n - i0 < T ? q->n - i0 : T);
+      PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->h, &c->buf, c->work));
       PetscCall(test_requests(nreq, req));
-      c->done += q->n * sub.n;
+      c->done += ni * b->n;
       PetscCall(pm_progress_step(c->prog, c->done));
     }
   } else {
@@ -105,6 +108,7 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscCall(PetscFree(c->qc));
   PetscCall(PetscFree(c->qn));
   PetscCall(PetscFree(c->work));
+  PetscCall(PetscFree(c->ba));
   PetscCall(PetscFree(c->order));
   PetscCall(pm_progress_destroy(&c->prog));
   PetscCall(knn_buf_destroy(&c->buf));

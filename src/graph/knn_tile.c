@@ -9,9 +9,9 @@
 #include <float.h>
 #include <immintrin.h>
 
-size_t knn_brute_work_size(const pm_knn_t *knn, int dim, pm_gidx_t nmax)
+size_t knn_brute_work_size(const pm_knn_t *knn)
 {
-  return (size_t)nmax * (size_t)(dim + 1) + (size_t)knn->tile * (size_t)(knn->tile + 2) + 1;
+  return (size_t)knn->tile * (size_t)(knn->tile + 2) + 1;
 }
 
 double knn_tile_tol(int dim)
@@ -19,10 +19,10 @@ double knn_tile_tol(int dim)
   return (2.0 * dim + 16.0) * DBL_EPSILON;
 }
 
-/* Augmented centred rows of block b: [-2 (y - mu), |y - mu|^2 (1 - 2 tol)], D + 1 wide. */
-static void augment_block(const knn_block_t *b, const double *mu, double tol, double *ba)
+void knn_brute_augment(const knn_block_t *b, const double *mu, double *ba)
 {
-  int D = b->dim;
+  int    D   = b->dim;
+  double tol = knn_tile_tol(D);
   for (pm_gidx_t j = 0; j < b->n; j++) {
     double s = 0.0, *r = ba + j * (D + 1);
     for (int d = 0; d < D; d++) {
@@ -94,35 +94,35 @@ static int collect_sse2(const double *c, int nj, double t, int *idx)
   return nc;
 }
 
-PetscErrorCode knn_brute_block(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const knn_block_t *b, const double *mu, knn_lists_t *L, knn_buf_t *B, double *work)
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work)
 {
   int       D = q->dim, T = knn->tile, A = D + 1;
-  double   *ba = work, *C = ba + b->n * A, *d2 = C + (size_t)T * T;
+  double   *C = work, *d2 = C + (size_t)T * T;
   int      *idx  = (int *)(d2 + T); /* T ints fit in the T doubles reserved after d2 */
   double    tol  = knn_tile_tol(D);
   PetscBool avx2 = __builtin_cpu_supports("avx2") ? PETSC_TRUE : PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  PM_ASSERT(B->rows >= T);
+  PM_ASSERT(B->rows >= ni && ni <= T);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
-  augment_block(b, mu, tol, ba);
-  for (pm_gidx_t i0 = 0; i0 < q->n; i0 += T) {
-    int ni = (int)(q->n - i0 < T ? q->n - i0 : T);
-    for (pm_gidx_t j0 = 0; j0 < b->n; j0 += T) {
-      int nj = (int)(b->n - j0 < T ? b->n - j0 : T);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, nj, A, 1.0, qa + i0 * A, A, ba + j0 * A, A, 0.0, C, nj);
-      for (int ii = 0; ii < ni; ii++) {
-        pm_gidx_t i  = i0 + ii;
-        double    t  = L->bound2[i] - qn[i] * (1.0 - tol);
-        int       nc = avx2 ? collect_avx2(C + (size_t)ii * nj, nj, t, idx) : collect_sse2(C + (size_t)ii * nj, nj, t, idx);
-        if (!nc) continue;
-        exact_dist2(q->x + i * D, b->x + j0 * D, D, idx, nc, d2);
-        for (int e = 0; e < nc; e++) knn_offer(L, B, ii, i, d2[e], b->start + j0 + idx[e]);
-      }
+  for (pm_gidx_t j0 = 0; j0 < b->n; j0 += T) {
+    int         nj = (int)(b->n - j0 < T ? b->n - j0 : T);
+    const char *xb = (const char *)(b->x + j0 * D);
+    /* the candidates of this tile are measured on these input rows: have them in cache by then
+       (a large block lives in memory, and candidates hit it at random) */
+    for (size_t off = 0; off < (size_t)nj * D * sizeof(double); off += 64) __builtin_prefetch(xb + off);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, nj, A, 1.0, qa + i0 * A, A, ba + j0 * A, A, 0.0, C, nj);
+    for (int ii = 0; ii < ni; ii++) {
+      pm_gidx_t i  = i0 + ii;
+      double    t  = L->bound2[i] - qn[i] * (1.0 - tol);
+      int       nc = avx2 ? collect_avx2(C + (size_t)ii * nj, nj, t, idx) : collect_sse2(C + (size_t)ii * nj, nj, t, idx);
+      if (!nc) continue;
+      exact_dist2(q->x + i * D, b->x + j0 * D, D, idx, nc, d2);
+      for (int e = 0; e < nc; e++) knn_offer(L, B, ii, i, d2[e], b->start + j0 + idx[e]);
     }
-    for (int ii = 0; ii < ni; ii++) knn_flush(L, B, ii, i0 + ii);
   }
-  PetscCall(PetscLogFlops(2.0 * (double)q->n * (double)b->n * A));
+  for (int ii = 0; ii < ni; ii++) knn_flush(L, B, ii, i0 + ii);
+  PetscCall(PetscLogFlops(2.0 * (double)ni * (double)b->n * A));
   PetscCall(PetscLogEventEnd(knn->ev_tile, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
