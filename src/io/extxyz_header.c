@@ -122,7 +122,7 @@ PetscErrorCode pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **pro
 }
 
 /* Properties=name:T:n:... -> one column per component. */
-PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *props, pm_cols_t *c)
+PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, int64_t line, const char *props, pm_cols_t *c)
 {
   char *buf, *tok, *save = NULL, *f[3];
   int   n = 0, nf = 0, ok = 1;
@@ -141,7 +141,7 @@ PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *pr
     }
   }
   PetscCall(PetscFree(buf));
-  PetscCheck(ok && nf == 0 && n > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: Properties=%s is not a list of name:type:count (type S, R, I or L), e.g. species:S:1:pos:R:3", path, props);
+  PetscCheck(ok && nf == 0 && n > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: frame 0, line %" PRId64 ": Properties=%s is not a list of name:type:count (type S, R, I or L), e.g. species:S:1:pos:R:3", path, line, props);
   c->ncol = n;
   PetscCall(PetscCalloc1(n, &c->names));
   PetscCall(PetscCalloc1(n, &c->groups));
@@ -175,7 +175,7 @@ PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *pr
   PetscCall(PetscFree(buf));
   int have_pos = 0;
   for (int i = 0; i < n; i++) have_pos += c->role[i] == PM_COL_X;
-  PetscCheck(have_pos && c->has_name, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: missing required columns: Properties=%s needs species:S:1 and pos:R:3", path, props);
+  PetscCheck(have_pos && c->has_name, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: frame 0, line %" PRId64 ": missing required columns: Properties=%s needs species:S:1 and pos:R:3", path, line, props);
   c->pos_mode = PM_POS_PLAIN;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

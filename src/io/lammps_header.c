@@ -172,7 +172,7 @@ PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_
 static const char *const pos_sets[4][3] = {
     {"x", "y", "z"}, {"xu", "yu", "zu"}, {"xs", "ys", "zs"}, {"xsu", "ysu", "zsu"}};
 
-PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *colline, pm_cols_t *c)
+PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, int64_t line, const char *colline, pm_cols_t *c)
 {
   char *buf, *tok, *save = NULL;
   int   n = 0, found = -1;
@@ -181,7 +181,7 @@ PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *co
   PetscCall(PetscStrallocpy(colline, &buf));
   for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) n++;
   PetscCall(PetscFree(buf));
-  PetscCheck(n > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: ITEM: ATOMS names no columns", path);
+  PetscCheck(n > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: frame 0, line %" PRId64 ": ITEM: ATOMS names no columns", path, line);
   c->ncol = n;
   PetscCall(PetscCalloc1(n, &c->names));
   PetscCall(PetscMalloc1(n, &c->role));
@@ -210,8 +210,8 @@ PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *co
     }
   }
   PetscCheck(found >= 0, comm, PETSC_ERR_FILE_UNEXPECTED,
-             "%s: missing required columns: ITEM: ATOMS (frame 0) has none of the position sets x y z, xu yu zu, xs ys zs, xsu ysu zsu; dump them with 'dump custom ... id type x y z'",
-             path);
+             "%s: frame 0, line %" PRId64 ": missing required columns: ITEM: ATOMS has none of the position sets x y z, xu yu zu, xs ys zs, xsu ysu zsu; dump them with 'dump custom ... id type x y z'",
+             path, line);
   c->pos_mode = found == 0 ? PM_POS_PLAIN : found == 1 ? PM_POS_UNWRAPPED
                                         : found == 2   ? PM_POS_SCALED
                                                        : PM_POS_SCALED_UNWRAPPED;

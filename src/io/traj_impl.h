@@ -108,10 +108,10 @@ PetscErrorCode pm_traj_validate_lammps(pm_traj_t *t, const pm_frame_rec_t *all, 
 PetscErrorCode pm_traj_validate_extxyz(pm_traj_t *t, const pm_frame_rec_t *all, int64_t nall, int64_t *keep, int64_t *ends, int64_t *nkeep);
 /* lammps_header.c: parse a frame header starting at its ITEM: TIMESTEP line (already read). */
 PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, char **colline);
-PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, const char *colline, pm_cols_t *c);
+PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, int64_t line, const char *colline, pm_cols_t *c);
 /* extxyz_header.c: parse the comment line of a frame into f (box, properties hash). */
 PetscErrorCode pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props);
-PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, const char *props, pm_cols_t *c);
+PetscErrorCode pm_extxyz_columns(MPI_Comm comm, const char *path, int64_t line, const char *props, pm_cols_t *c);
 /* traj_columns.c: -columns and species options against the column table. Collective. */
 PetscErrorCode pm_traj_select_columns(pm_traj_t *t, const char *spec);
 PetscErrorCode pm_traj_select_frames(pm_traj_t *t, const char *spec);

@@ -69,9 +69,9 @@ PetscErrorCode pm_traj_open(MPI_Comm comm, const char *path, pm_format_t fmt, pm
   PetscCall(read_options(t->comm, &t->strict, frames, species, columns, sizeof frames));
   PetscCall(pm_traj_scan(t));
   if (fmt == PM_FMT_LAMMPS)
-    PetscCall(pm_lammps_columns(t->comm, t->path, t->colline, &t->cols));
+    PetscCall(pm_lammps_columns(t->comm, t->path, t->rec[0].atoms_line, t->colline, &t->cols));
   else
-    PetscCall(pm_extxyz_columns(t->comm, t->path, t->colline, &t->cols));
+    PetscCall(pm_extxyz_columns(t->comm, t->path, t->rec[0].line + 2, t->colline, &t->cols));
   PetscCall(pm_traj_select_frames(t, frames));
   PetscCall(pm_traj_select_columns(t, columns));
   PetscCall(pm_traj_setup_species(t, species));

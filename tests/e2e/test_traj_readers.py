@@ -229,7 +229,8 @@ def test_formats():
 BAD = [  # file, options, message fragment (regex), ranks
     ("bad_truncated.dump", ["-strict"], r"frame 2 \(line 27\) is truncated", (3,)),
     ("bad_natoms.dump", [], r"frame 2 \(line 27\) has 5 atoms but frame 0 has 4", (3,)),
-    ("bad_columns.dump", [], r"missing required columns", (3,)),
+    ("bad_columns.dump", [], r"frame 0, line 9: missing required columns", (3,)),
+    ("bad_props.xyz", [], r"frame 0, line 2: missing required columns: Properties=species:S:1:charge:R:1 needs species:S:1 and pos:R:3", (2,)),
     ("bad_type.dump", ["-species", "Cu"], r"frame 1 \(timestep 10\), line 25: unknown atom type 3", (1, 3)),
     ("bad_type.dump", [], r"frame 1 \(timestep 10\), line 25: unknown atom type 3.*-species", (3,)),
     ("bad_box.dump", [], r"frame 1, line 20: zero or negative box: y from 3\.? to 3", (3,)),

@@ -122,6 +122,7 @@ def bad_files():
     w("bad_values.dump", frame(0, rows=["1 1 0 0 0", "2 1 1 1", "3 1 2 2 2", "4 1 3 3 3"]))
     w("bad_colchange.dump", frame(0) + frame(10) + frame(20, cols="id type x y z q", rows=[f"{i + 1} 1 0 0 0 1" for i in range(4)]))
     w("bad_lattice.xyz", '1\nLattice="1 0 0 0 1 0 0 0" Properties=species:S:1:pos:R:3\nO 0 0 0\n')
+    w("bad_props.xyz", '1\nLattice="5 0 0 0 5 0 0 0 5" Properties=species:S:1:charge:R:1\nO 0.5\n')
     w("bad_truncated.xyz", "2\nframe 0\nO 0 0 0\nH 1 0 0\n2\nframe 1\nO 0 0 0\n")
 
 
