@@ -1,7 +1,6 @@
 /* BMTI linear system (spec 3.5 (g)-(h)): symmetrised rows from outgoing and incoming edges, then a
  * PETSc AIJ matrix preallocated exactly and filled with local rows only (no off-process stash). */
 #include "density/bmti_impl.h"
-#include <stdlib.h>
 
 typedef struct {
   pm_gidx_t col;
@@ -9,11 +8,23 @@ typedef struct {
   double    w, r;
 } entry_t;
 
-static int cmp_entry(const void *a, const void *b)
+/* Sort by (column, direction). The outgoing entries (few, in neighbour-rank order) are insertion
+ * sorted; the incoming ones arrive sorted by source index; the two runs are then merged. */
+static void sort_entries(entry_t *t, pm_gidx_t nout, pm_gidx_t n, entry_t *buf)
 {
-  const entry_t *x = a, *y = b;
-  if (x->col != y->col) return (x->col > y->col) - (x->col < y->col);
-  return x->incoming - y->incoming;
+  pm_gidx_t p = 0, q = nout, k = 0;
+
+  for (pm_gidx_t i = 1; i < nout; i++) {
+    entry_t   x = t[i];
+    pm_gidx_t j = i;
+    while (j > 0 && t[j - 1].col > x.col) {
+      t[j] = t[j - 1];
+      j--;
+    }
+    t[j] = x;
+  }
+  while (p < nout || q < n) buf[k++] = (q >= n || (p < nout && t[p].col <= t[q].col)) ? t[p++] : t[q++];
+  for (pm_gidx_t i = 0; i < n; i++) t[i] = buf[i];
 }
 
 /* Per row, the sorted unique neighbours (targets of outgoing edges and sources of incoming
@@ -21,12 +32,12 @@ static int cmp_entry(const void *a, const void *b)
  * added in (column, direction) order, so the sums do not depend on the partition. Not collective. */
 PetscErrorCode bmti_structure(bmti_work_t *w)
 {
-  entry_t  *tmp;
+  entry_t  *tmp, *buf;
   pm_gidx_t cap = 1, nc = 0;
 
   PetscFunctionBeginUser;
   for (pm_gidx_t i = 0; i < w->n_local; i++) cap = PetscMax(cap, w->eptr[i + 1] - w->eptr[i] + w->iptr[i + 1] - w->iptr[i]);
-  PetscCall(PetscMalloc1(cap, &tmp));
+  PetscCall(PetscMalloc2(cap, &tmp, cap, &buf));
   PetscCall(PetscMalloc4(w->n_local + 1, &w->cptr, w->n_out + w->n_in + 1, &w->cols, w->n_out + w->n_in + 1, &w->cval, w->n_local + 1, &w->rhs0));
   PetscCall(PetscMalloc1(w->n_local + 1, &w->wsum));
   w->cptr[0] = 0;
@@ -38,7 +49,7 @@ PetscErrorCode bmti_structure(bmti_work_t *w)
       pm_gidx_t r = w->iord[q];
       tmp[n++]    = (entry_t){w->in_src[r], 1, w->w_in[r], w->w_in[r] * w->dF_in[r]};
     }
-    qsort(tmp, (size_t)n, sizeof *tmp, cmp_entry);
+    sort_entries(tmp, w->eptr[i + 1] - w->eptr[i], n, buf);
     for (pm_gidx_t t = 0; t < n; t++) {
       ws += tmp[t].w;
       rs += tmp[t].r;
@@ -54,7 +65,7 @@ PetscErrorCode bmti_structure(bmti_work_t *w)
     w->wsum[i]     = ws;
     w->rhs0[i]     = rs;
   }
-  PetscCall(PetscFree(tmp));
+  PetscCall(PetscFree2(tmp, buf));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
