@@ -54,12 +54,13 @@ static PetscErrorCode check_atoms(pm_descriptors_t *d, MPI_Comm comm, const pm_a
 
 PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, const pm_atoms_t *atoms, pm_frame_rows_t *fr)
 {
-  pm_domain_t *dom   = NULL;
-  pm_cells_t  *cells = NULL;
-  pm_nlist_t   nl;
-  double      *x;
-  PetscBool    ok                 = PETSC_TRUE;
-  char         msg[PM_REASON_MAX] = "";
+  pm_domain_t   *dom   = NULL;
+  pm_cells_t    *cells = NULL;
+  pm_nlist_t     nl;
+  double        *x;
+  PetscBool      ok                 = PETSC_TRUE;
+  char           msg[PM_REASON_MAX] = "";
+  pm_progress_t *prog               = NULL;
 
   PetscFunctionBeginUser;
   PetscCheck(d->ready, comm, PETSC_ERR_ORDER, "pm_descriptors_setup() must be called before computing a frame");
@@ -72,6 +73,11 @@ PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, 
   PetscCall(PetscLogEventEnd(d->ev_domain, 0, 0, 0, 0));
   PetscCall(PetscCalloc1((size_t)dom->n_own * d->dim + 1, &x));
   PetscCall(pm_steinhardt_frame_begin(d->st, dom));
+  { /* progress inside a large frame, as seen by rank 0 of the stage */
+    int rank;
+    PetscCallMPI(MPI_Comm_rank(d->comm, &rank));
+    if (rank == 0) PetscCall(pm_progress_create(PETSC_COMM_SELF, "descriptors (this frame)", (dom->n_own + d->chunk - 1) / d->chunk, &prog));
+  }
   for (int64_t first = 0; first < dom->n_own; first += d->chunk) {
     int64_t count = PetscMin(d->chunk, dom->n_own - first);
     PetscCall(PetscLogEventBegin(d->ev_nlist, 0, 0, 0, 0));
@@ -84,7 +90,9 @@ PetscErrorCode pm_descriptors_compute_frame(pm_descriptors_t *d, MPI_Comm comm, 
         PetscCall(PetscSNPrintf(msg, sizeof msg, "descriptors: frame %" PRId64 ": atoms %" PRId64 " and %" PRId64 " are at the same position; remove duplicated atoms from the input", atoms->frame, dom->id[first + i], dom->id[nl.j[nl.off[i]]]));
       }
     if (ok) PetscCall(compute_blocks(d, dom, &nl, x));
+    PetscCall(pm_progress_step(prog, first / d->chunk + 1));
   }
+  PetscCall(pm_progress_destroy(&prog));
   {
     PetscErrorCode err = pm_agree(comm, ok, msg);
     if (err) { /* bad input: free what this frame holds and pass the (already raised) error on */
