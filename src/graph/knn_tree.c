@@ -6,7 +6,7 @@
  * same bits as knn_dist2). A tree over a remote block in the ring only opens the few leaves that
  * can still improve a list. */
 #include "graph/graph_impl.h"
-#include <emmintrin.h>
+#include <immintrin.h>
 
 typedef struct {
   pm_gidx_t lo, hi;      /* points [lo, hi) in tree order */
@@ -14,7 +14,7 @@ typedef struct {
 } node_t;
 
 struct knn_tree {
-  int        dim, leaf;
+  int        dim, leaf, avx2;
   pm_gidx_t  n, start, nnodes, cap;
   pm_gidx_t *perm; /* tree position -> local row of the block */
   pm_gidx_t *gid;  /* tree position -> global index */
@@ -106,6 +106,7 @@ PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **tree
   PetscCall(PetscNew(&t));
   t->dim   = D;
   t->leaf  = leaf < 2 ? 2 : leaf;
+  t->avx2  = __builtin_cpu_supports("avx2");
   t->n     = b->n;
   t->start = b->start;
   t->cap   = 4 * (b->n / t->leaf + 1) + 3; /* leaves hold >= leaf/2 points */
@@ -149,6 +150,28 @@ const pm_gidx_t *knn_tree_order(const knn_tree_t *t)
 
 /* Squared distance between box [glo, ghi] and the box of node nd (a point box when glo == ghi):
  * a lower bound of every distance between the two. */
+__attribute__((target("avx2"))) static double box_lb2_avx2(const double *lo, const double *hi, const double *glo, const double *ghi, int D)
+{
+  __m256d s = _mm256_setzero_pd(), z = _mm256_setzero_pd();
+  double  r[4];
+  int     d = 0;
+
+  for (; d + 4 <= D; d += 4) {
+    __m256d e = _mm256_sub_pd(_mm256_loadu_pd(lo + d), _mm256_loadu_pd(ghi + d));
+    __m256d f = _mm256_sub_pd(_mm256_loadu_pd(glo + d), _mm256_loadu_pd(hi + d));
+    e         = _mm256_max_pd(_mm256_max_pd(e, f), z);
+    s         = _mm256_add_pd(s, _mm256_mul_pd(e, e));
+  }
+  _mm256_storeu_pd(r, s);
+  r[0] = (r[0] + r[1]) + (r[2] + r[3]);
+  for (; d < D; d++) {
+    double e = lo[d] - ghi[d], f = glo[d] - hi[d];
+    e = e > f ? e : f;
+    if (e > 0.0) r[0] += e * e;
+  }
+  return r[0];
+}
+
 static inline double box_box_lb2(const knn_tree_t *t, pm_gidx_t nd, const double *glo, const double *ghi)
 {
   int           D = t->dim, d = 0;
@@ -156,6 +179,7 @@ static inline double box_box_lb2(const knn_tree_t *t, pm_gidx_t nd, const double
   __m128d       s = _mm_setzero_pd(), z = _mm_setzero_pd();
   double        r[2];
 
+  if (t->avx2) return box_lb2_avx2(lo, hi, glo, ghi, D);
   /* two coordinates at a time: e = max(lo - ghi, glo - hi, 0); only a bound, so the grouping of
      the sum does not matter (the bounds carry a relative slack far above its rounding) */
   for (; d + 2 <= D; d += 2) {
@@ -215,7 +239,17 @@ static void visit_leaf(const knn_tree_t *t, const node_t *N, group_t *G)
     const double *q = G->q->x + i * D;
     if (G->ng > 1 && box_box_lb2(t, N - t->nodes, q, q) > G->L->bound2[i]) continue;
     leaf_dist2(xt, np, D, q, G->d2);
-    for (int p = 0; p < np; p++) knn_offer(G->L, G->B, r, i, G->d2[p], t->gid[N->lo + p]);
+    for (int p0 = 0; p0 < np; p0 += 64) { /* passing points as a bit mask: no branch per point */
+      int      p1 = p0 + 64 < np ? p0 + 64 : np;
+      double   b  = G->L->bound2[i];
+      uint64_t m  = 0;
+      for (int p = p0; p < p1; p++) m |= (uint64_t)(G->d2[p] <= b) << (p - p0);
+      while (m) {
+        int p = p0 + __builtin_ctzll(m);
+        m &= m - 1;
+        knn_offer(G->L, G->B, r, i, G->d2[p], t->gid[N->lo + p]);
+      }
+    }
     G->count += np;
   }
 }
