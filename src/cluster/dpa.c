@@ -8,7 +8,7 @@ static PetscErrorCode check_input(const pm_dpa_input_t *in)
   PetscBool         ok                 = PETSC_TRUE;
 
   PetscFunctionBeginUser;
-  PetscCheck(in->Z >= 0.0, G->comm, PETSC_ERR_USER_INPUT, "-dpa_z %g must be >= 0 (default 1.65)", in->Z);
+  PetscCheck(in->Z >= 0.0, G->comm, PETSC_ERR_USER_INPUT, "-dpa_z %g must be >= 0 (default 3)", in->Z);
   for (pm_gidx_t i = 0; i < G->n_local && ok; i++) {
     if (in->kstar[i] < 1 || in->kstar[i] >= G->ncol) {
       ok = PETSC_FALSE;
