@@ -128,12 +128,32 @@ static PetscErrorCode box_kind(const char *line, pm_frame_rec_t *f, int *kind)
 }
 
 /* The ITEM: TIMESTEP line was just read from r; consume the header up to ITEM: ATOMS. */
-PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, char **colline)
+static int item_is(const char *s, const char *item)
+{
+  size_t n = strlen(item);
+  if (strncmp(s, item, n)) return 0;
+  for (s += n; *s; s++)
+    if (*s != ' ' && *s != '\t') return 0;
+  return 1;
+}
+
+/* The line starts a frame: ITEM: TIMESTEP, or ITEM: UNITS / ITEM: TIME, which LAMMPS writes before
+ * it (dump_modify units yes / time yes). */
+int pm_lammps_frame_item(const char *s) { return item_is(s, "ITEM: TIMESTEP") || item_is(s, "ITEM: TIME") || item_is(s, "ITEM: UNITS"); }
+
+PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, const char *first, char **colline)
 {
   char *line;
-  int   have_n = 0, have_box = 0;
+  int   have_n = 0, have_box = 0, is_ts = item_is(first, "ITEM: TIMESTEP");
 
   PetscFunctionBeginUser;
+  while (!is_ts) { /* skip the UNITS / TIME blocks up to ITEM: TIMESTEP */
+    PetscCall(next_or_truncated(r, path, f, &line));
+    if (line) PetscCall(next_or_truncated(r, path, f, &line));
+    if (!line) PetscFunctionReturn(PETSC_SUCCESS);
+    is_ts = item_is(line, "ITEM: TIMESTEP");
+    if (!is_ts && !pm_lammps_frame_item(line)) HDR_ERR("expected ITEM: TIMESTEP, found '%.60s'", line);
+  }
   PetscCall(next_or_truncated(r, path, f, &line));
   if (!line) PetscFunctionReturn(PETSC_SUCCESS);
   if (parse_int64(line, &f->timestep)) HDR_ERR("ITEM: TIMESTEP value '%.40s' is not an integer", line);

@@ -106,8 +106,9 @@ PetscErrorCode pm_traj_scan(pm_traj_t *t);
  * the byte offset where each one's atom lines end). Collective (same verdict on every rank). */
 PetscErrorCode pm_traj_validate_lammps(pm_traj_t *t, const pm_frame_rec_t *all, int64_t nall, int64_t *keep, int64_t *ends, int64_t *nkeep);
 PetscErrorCode pm_traj_validate_extxyz(pm_traj_t *t, const pm_frame_rec_t *all, int64_t nall, int64_t *keep, int64_t *ends, int64_t *nkeep);
-/* lammps_header.c: parse a frame header starting at its ITEM: TIMESTEP line (already read). */
-PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, char **colline);
+/* lammps_header.c: parse a frame header; `first`, its first line (ITEM: TIMESTEP, UNITS or TIME), was just read. */
+PetscErrorCode pm_lammps_header(pm_lreader_t *r, const char *path, pm_frame_rec_t *f, const char *first, char **colline);
+int            pm_lammps_frame_item(const char *line);
 PetscErrorCode pm_lammps_columns(MPI_Comm comm, const char *path, int64_t line, const char *colline, pm_cols_t *c);
 /* extxyz_header.c: parse the comment line of a frame into f (box, properties hash). */
 PetscErrorCode pm_extxyz_comment(const char *line, pm_frame_rec_t *f, char **props);

@@ -40,12 +40,6 @@ static int lone_integer(const char *s, int64_t *v)
   return *end == 0;
 }
 
-static int is_timestep_item(const char *s)
-{
-  if (strncmp(s, "ITEM: TIMESTEP", 14)) return 0;
-  return pm_line_is_blank(s + 14);
-}
-
 /* Bytes done so far for the progress line (compressed bytes for .gz). */
 static int64_t scan_done(const pm_lreader_t *r, int64_t lo) { return r->gz ? (int64_t)gzoffset(r->gz) : r->buf_off + (int64_t)r->beg - lo; }
 
@@ -61,13 +55,15 @@ static PetscErrorCode scan_range(pm_traj_t *t, pm_lreader_t *r, int64_t lo, pm_p
     PetscCall(pm_lreader_next(r, t->path, &line, &len, &at));
     if (!line || at >= r->hi) break;
     if ((r->lineno & 16383) == 0) PetscCall(pm_progress_step(prog, scan_done(r, lo)));
-    if (t->fmt == PM_FMT_LAMMPS && is_timestep_item(line)) {
+    if (t->fmt == PM_FMT_LAMMPS && pm_lammps_frame_item(line)) {
       pm_frame_rec_t *f;
+      char            first[32];
+      PetscCall(PetscStrncpy(first, line, sizeof first)); /* the reader reuses its buffer */
       PetscCall(recs_push(R, &f));
       f->offset = at;
       f->line   = r->lineno - 1;
       f->nb     = r->nbno - 1;
-      PetscCall(pm_lammps_header(r, t->path, f, &R->colline));
+      PetscCall(pm_lammps_header(r, t->path, f, first, &R->colline));
     } else if (t->fmt == PM_FMT_EXTXYZ && lone_integer(line, &v)) {
       pm_frame_rec_t *f;
       PetscCall(recs_push(R, &f));
@@ -210,6 +206,22 @@ static PetscErrorCode combine(pm_traj_t *t, recs_t *R, int64_t tot[3], pm_frame_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A rank whose range begins inside a header (after ITEM: TIME, at ITEM: TIMESTEP) records a frame
+ * start that the previous rank's record already covers: drop it. */
+static PetscErrorCode drop_inner_starts(pm_frame_rec_t *all, int64_t *nall)
+{
+  int64_t m = 0;
+
+  PetscFunctionBeginUser;
+  for (int64_t i = 0; i < *nall; i++) {
+    if (m > 0 && !all[m - 1].err[0] && !all[m - 1].truncated && all[i].offset < all[m - 1].atoms_offset) continue;
+    if (m != i) all[m] = all[i];
+    m++;
+  }
+  *nall = m;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pm_traj_scan(pm_traj_t *t)
 {
   recs_t          R = {0};
@@ -220,6 +232,7 @@ PetscErrorCode pm_traj_scan(pm_traj_t *t)
   PetscCall(PetscLogEventBegin(t->ev_scan, 0, 0, 0, 0));
   PetscCall(scan_local(t, &R, tot));
   PetscCall(combine(t, &R, tot, &all, &nall));
+  if (t->fmt == PM_FMT_LAMMPS) PetscCall(drop_inner_starts(all, &nall));
   PetscCall(PetscFree(R.rec));
   PetscCall(PetscFree(R.colline));
   PetscCheck(t->data_size > 0, t->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: the file is empty", t->path);

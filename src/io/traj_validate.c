@@ -24,7 +24,7 @@ static PetscErrorCode check_frame(pm_traj_t *t, const pm_frame_rec_t *f, const p
   if (prev && t->fmt == PM_FMT_LAMMPS)
     PetscCheck(f->timestep > prev->timestep, t->comm, PETSC_ERR_FILE_UNEXPECTED,
                "%s: frame %" PRId64 " (line %" PRId64 "): timestep %" PRId64 " does not follow timestep %" PRId64 " of frame %" PRId64 "; timesteps must increase (remove repeated frames, e.g. from a restart)", t->path, k,
-               f->line + 2, f->timestep, prev->timestep, k - 1);
+               f->line + 1, f->timestep, prev->timestep, k - 1);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -33,7 +33,7 @@ PetscErrorCode pm_traj_validate_lammps(pm_traj_t *t, const pm_frame_rec_t *all, 
   PetscFunctionBeginUser;
   *nkeep = 0;
   PetscCheck(nall > 0, t->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: no 'ITEM: TIMESTEP' line found; is this a LAMMPS text dump (dump custom / dump atom)?", t->path);
-  PetscCheck(all[0].nb == 0, t->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: line 1 is not 'ITEM: TIMESTEP' (the first one is at line %" PRId64 "); is this a LAMMPS text dump?", t->path, all[0].line + 1);
+  PetscCheck(all[0].nb == 0, t->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: line 1 is not 'ITEM: TIMESTEP' (the first frame starts at line %" PRId64 "); is this a LAMMPS text dump?", t->path, all[0].line + 1);
   for (int64_t k = 0; k < nall; k++) {
     const pm_frame_rec_t *f    = &all[k];
     int                   last = k == nall - 1;

@@ -87,6 +87,8 @@ def parse_lammps(path, columns=(), species=None):
     lines = op(path, "rt").read().split("\n")
     frames, i = [], 0
     while i < len(lines) and lines[i].strip():
+        while lines[i] in ("ITEM: UNITS", "ITEM: TIME"):
+            i += 2
         assert lines[i] == "ITEM: TIMESTEP"
         step, n = int(lines[i + 1]), int(lines[i + 3])
         lo, h, per, tri = lammps_box(lines[i + 4], lines[i + 5:i + 8])
@@ -204,6 +206,8 @@ def test_formats():
         good(f"-frames {spec}", tri, ["-frames", spec, "-columns", "v_e"], parse_lammps(tri, ["v_e"]), ["1", "2", "3"], ranks=(3,), sel=sel)
     gen = os.path.join(D, "general.dump")
     good("general triclinic (abc origin)", gen, [], parse_lammps(gen), ["1"], ranks=(1, 2))
+    ti = os.path.join(D, "time_items.dump")
+    good("ITEM: UNITS / TIME", ti, [], parse_lammps(ti), ["1"], ranks=(1, 2, 3, 4, 5, 7))
     unw = os.path.join(D, "unwrapped.dump")
     good("unwrapped element", unw, ["-columns", "vx"], parse_lammps(unw, ["vx"]), ["Cl", "Li", "P", "S"])
     good("unwrapped -species", unw, ["-species", "Li,P,S,Cl"], parse_lammps(unw, [], species=None), ["Li", "P", "S", "Cl"], ranks=(2,))
@@ -235,7 +239,7 @@ BAD = [  # file, options, message fragment (regex), ranks
     ("bad_type.dump", [], r"frame 1 \(timestep 10\), line 25: unknown atom type 3.*-species", (3,)),
     ("bad_box.dump", [], r"frame 1, line 20: zero or negative box: y from 3\.? to 3", (3,)),
     ("bad_number.dump", [], r"frame 1 \(timestep 10\), line 26: column 'y' value '1\.2\.3' is not a number", (1, 2, 3)),
-    ("bad_timestep.dump", [], r"frame 2 \(line 28\): timestep 10 does not follow timestep 10", (3,)),
+    ("bad_timestep.dump", [], r"frame 2 \(line 27\): timestep 10 does not follow timestep 10", (3,)),
     ("bad_dupid.dump", [], r"frame 1 \(line 14\): atom id 2 appears more than once", (3,)),
     ("bad_lines.dump", [], r"frame 0 \(line 1\): NUMBER OF ATOMS is 3 but 4 atom lines", (3,)),
     ("bad_count.xyz", [], r"line 9: expected the number of atoms of frame 2 after the 2 atom lines of frame 1 \(line 5\)", (3,)),

@@ -95,6 +95,18 @@ def general_triclinic():
     w("general.dump", lammps_frame(0, box, "abc origin pp pp pp", ["id", "type", "xs", "ys", "zs"], rows))
 
 
+def time_items():
+    """dump_modify units yes time yes: ITEM: UNITS (first frame) and ITEM: TIME before ITEM: TIMESTEP.
+    Many small frames, so that rank boundaries fall inside these headers."""
+    rng = random.Random(6)
+    text = ""
+    for fr in range(30):
+        rows = [[str(i + 1), "1"] + [repr(rng.uniform(0, 4)) for _ in range(3)] for i in range(3)]
+        head = ("ITEM: UNITS\nmetal\n" if fr == 0 else "") + f"ITEM: TIME\n{0.002 * fr!r}\n"
+        text += head + lammps_frame(10 * fr, ["0 4", "0 4", "0 4"], "pp pp pp", ["id", "type", "x", "y", "z"], rows)
+    w("time_items.dump", text)
+
+
 def molecule_xyz():
     text = ""
     for fr in range(2):
@@ -127,4 +139,4 @@ def bad_files():
 
 
 if __name__ == "__main__":
-    tri_scaled(); general_triclinic(); unwrapped(); dump_atom(); ase_extxyz(); molecule_xyz(); bad_files()
+    tri_scaled(); general_triclinic(); time_items(); unwrapped(); dump_atom(); ase_extxyz(); molecule_xyz(); bad_files()
