@@ -62,27 +62,34 @@ static PetscErrorCode setup(pm_steinhardt_t *S)
 
 PetscErrorCode pm_steinhardt_set_from_options(pm_steinhardt_t *S)
 {
-  PetscInt  l[PM_STEINHARDT_NL_MAX], n = PM_STEINHARDT_NL_MAX, nnn = S->nnn;
+  PetscInt  nnn = S->nnn;
   PetscBool set;
+  char      list[256] = "";
 
   PetscFunctionBeginUser;
-  for (int a = 0; a < PM_STEINHARDT_NL_MAX; a++) l[a] = a < S->nl ? S->l[a] : 0; /* shown by -help */
-  PetscOptionsBegin(S->comm, NULL, "Steinhardt bond-order parameters (descriptor block steinhardt)", NULL);
-  PetscCall(PetscOptionsIntArray("-steinhardt_l", "degrees l (comma list)", "", l, &n, &set));
-  if (set) {
-    PetscCheck(n > 0, S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_l: give at least one degree, e.g. 4,6,8,10,12");
-    for (PetscInt a = 0; a < n; a++) {
-      PetscCheck(l[a] >= 1 && l[a] <= PM_STEINHARDT_LMAX, S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_l: degree %d is outside 1..%d", (int)l[a], PM_STEINHARDT_LMAX);
-      for (PetscInt b = 0; b < a; b++) PetscCheck(l[a] != l[b], S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_l: degree %d is given twice", (int)l[a]);
-      S->l[a] = (int)l[a];
-    }
-    S->nl = (int)n;
+  for (int a = 0; a < S->nl; a++) { /* the current list, shown by -help */
+    char v[16];
+    PetscCall(PetscSNPrintf(v, sizeof v, "%s%d", a ? "," : "", S->l[a]));
+    PetscCall(PetscStrlcat(list, v, sizeof list));
   }
+  PetscOptionsBegin(S->comm, NULL, "Steinhardt bond-order parameters (descriptor block steinhardt)", NULL);
+  PetscCall(PetscOptionsString("-steinhardt_l", "degrees l (comma list, at most 16, each 1..20)", "", list, list, sizeof list, &set));
   PetscCall(PetscOptionsBool("-steinhardt_wl", "also w_l and normalised w^_l", "", S->wl, &S->wl, NULL));
   PetscCall(PetscOptionsReal("-steinhardt_cutoff", "neighbour cutoff (length units of the input)", "", S->rc, &S->rc, NULL));
   PetscCall(PetscOptionsInt("-steinhardt_nnn", "nearest neighbours used (0: all within the cutoff)", "", nnn, &nnn, NULL));
   PetscCall(PetscOptionsBool("-steinhardt_average", "Lechner-Dellago averaged q_l (and w_l)", "", S->average, &S->average, NULL));
   PetscOptionsEnd();
+  if (set) {
+    int l[PM_STEINHARDT_NL_MAX], n;
+    PetscCall(pm_parse_int_list(S->comm, "-steinhardt_l", list, PM_STEINHARDT_NL_MAX, l, &n));
+    PetscCheck(n > 0, S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_l: give at least one degree, e.g. 4,6,8,10,12");
+    for (int a = 0; a < n; a++) {
+      PetscCheck(l[a] >= 1 && l[a] <= PM_STEINHARDT_LMAX, S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_l: degree %d is outside 1..%d", l[a], PM_STEINHARDT_LMAX);
+      for (int b = 0; b < a; b++) PetscCheck(l[a] != l[b], S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_l: degree %d is given twice", l[a]);
+      S->l[a] = l[a];
+    }
+    S->nl = n;
+  }
   PetscCheck(S->rc > 0.0, S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_cutoff %g must be positive", S->rc);
   PetscCheck(nnn >= 0, S->comm, PETSC_ERR_USER_INPUT, "-steinhardt_nnn %d must be >= 0 (0 = every neighbour within -steinhardt_cutoff)", (int)nnn);
   S->nnn = (int)nnn;

@@ -41,6 +41,8 @@ int main(int argc, char **argv)
     {"-descriptor", "columns", "-columns"},
     {"-steinhardt_l", "4,40", "outside 1..20"},
     {"-steinhardt_l", "6,6", "given twice"},
+    {"-steinhardt_l", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "at most 16"},
+    {"-steinhardt_l", "4,x", "-steinhardt_l"},
     {"-steinhardt_cutoff", "-1", "must be positive"},
     {"-steinhardt_nnn", "-3", "-steinhardt_nnn"},
     {"-sf_lambda", "1,2", "must be 1 or -1"},
