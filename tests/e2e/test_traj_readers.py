@@ -222,6 +222,12 @@ def test_formats():
         f["lo"], f["per"], f["tri"] = np.zeros(3), [1, 1, 1], True
     good("extxyz", ase, ["-columns", "forces,tags"], ex, ["Au", "Cu", "H"], groups=True, extra_names=["forces[1]", "forces[2]", "forces[3]", "tags"])
     good("extxyz -species -frames", ase, ["-species", "H,Cu,Au", "-frames", "1:", "-columns", "forces,tags"], ex, ["H", "Cu", "Au"], ranks=(2,), sel=[1, 2])
+    ic = os.path.join(D, "int_comments.xyz")
+    icx = parse_xyz(ic)
+    for f in icx:
+        f["lo"] = f["pos"].min(axis=0); f["h"] = np.diag(np.maximum(f["pos"].max(axis=0) - f["lo"], 1.0))
+        f["per"], f["tri"] = [0, 0, 0], False
+    good("xyz integer comments", ic, [], icx, ["C", "O"], ranks=(1, 2, 3, 4, 5, 6, 7))
     mol = os.path.join(D, "molecule.xyz")
     mx = parse_xyz(mol)
     for f in mx:

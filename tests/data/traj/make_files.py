@@ -107,6 +107,17 @@ def time_items():
     w("time_items.dump", text)
 
 
+def int_comments():
+    """Plain XYZ whose comment lines are lone integers (look like atom counts): the frame chain must
+    not be fooled, whatever the rank boundaries."""
+    rng = random.Random(7)
+    text = ""
+    for fr in range(12):
+        n = 3
+        text += f"{n}\n{fr + 1}\n" + "".join(f"{'CO'[i % 2]} {rng.uniform(-1, 1)!r} {rng.uniform(-1, 1)!r} {rng.uniform(-1, 1)!r}\n" for i in range(n))
+    w("int_comments.xyz", text)
+
+
 def molecule_xyz():
     text = ""
     for fr in range(2):
@@ -139,4 +150,4 @@ def bad_files():
 
 
 if __name__ == "__main__":
-    tri_scaled(); general_triclinic(); time_items(); unwrapped(); dump_atom(); ase_extxyz(); molecule_xyz(); bad_files()
+    tri_scaled(); general_triclinic(); time_items(); int_comments(); unwrapped(); dump_atom(); ase_extxyz(); molecule_xyz(); bad_files()
