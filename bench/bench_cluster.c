@@ -20,8 +20,14 @@ static inline uint64_t mix(uint64_t z)
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-static inline double u01(uint64_t seed, uint64_t i) { return (double)(mix(seed + 0x9e3779b97f4a7c15ULL * (i + 1)) >> 11) * 0x1.0p-53; }
-static inline double gauss(uint64_t seed, uint64_t i) { return sqrt(-2.0 * log(u01(seed, 2 * i) + 1e-300)) * cos(2.0 * M_PI * u01(seed, 2 * i + 1)); }
+static inline double u01(uint64_t seed, uint64_t i)
+{
+  return (double)(mix(seed + 0x9e3779b97f4a7c15ULL * (i + 1)) >> 11) * 0x1.0p-53;
+}
+static inline double gauss(uint64_t seed, uint64_t i)
+{
+  return sqrt(-2.0 * log(u01(seed, 2 * i) + 1e-300)) * cos(2.0 * M_PI * u01(seed, 2 * i + 1));
+}
 
 /* ARI from the K x C contingency table (replicated after an allreduce). */
 static PetscErrorCode ari(MPI_Comm comm, pm_gidx_t N, pm_gidx_t nl, const int64_t *lab, const int *comp, int64_t K, int C, double *out)
@@ -99,7 +105,7 @@ int main(int argc, char **argv)
   t0 = pm_time();
   PetscCall(pm_density_compute(den, X, G, (double)dim));
   t_den = pm_time() - t0;
-  rss0 = pm_peak_rss_bytes();
+  rss0  = pm_peak_rss_bytes();
   PetscCallMPI(MPI_Barrier(comm));
   t0 = pm_time();
   c0 = cpu_seconds();
@@ -109,7 +115,12 @@ int main(int argc, char **argv)
   rss1 = pm_peak_rss_bytes();
   PetscCall(pm_cluster_get_result(cl, &res));
   PetscCall(ari(comm, n, G->n_local, res->label, comp, res->K, C, &a));
-  tloc[0] = t_cl; tloc[1] = c_cl; tloc[2] = res->seconds[0]; tloc[3] = res->seconds[1]; tloc[4] = res->seconds[2]; tloc[5] = res->seconds[3];
+  tloc[0] = t_cl;
+  tloc[1] = c_cl;
+  tloc[2] = res->seconds[0];
+  tloc[3] = res->seconds[1];
+  tloc[4] = res->seconds[2];
+  tloc[5] = res->seconds[3];
   tloc[6] = rss1;
   PetscCallMPI(MPI_Reduce(tloc, tmax, 7, MPI_DOUBLE, MPI_MAX, 0, comm));
   {

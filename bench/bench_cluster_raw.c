@@ -44,7 +44,12 @@ int main(int argc, char **argv)
   PetscCheck(f && fscanf(f, "%" SCNd64 " %d", &n, &ncol) == 2, comm, PETSC_ERR_FILE_READ, "cannot read %s", path);
   fclose(f);
   pm_block_range(n, size, rank, &start, &cnt);
-  G.comm = comm; G.n_global = n; G.row_start = start; G.n_local = cnt; G.ncol = ncol; G.k = ncol - 1;
+  G.comm      = comm;
+  G.n_global  = n;
+  G.row_start = start;
+  G.n_local   = cnt;
+  G.ncol      = ncol;
+  G.k         = ncol - 1;
   PetscCall(PetscMalloc4(cnt * ncol + 1, &G.ind, cnt + 1, &ld, cnt + 1, &err, cnt + 1, &ks));
   PetscCall(PetscSNPrintf(path, sizeof path, "%s/ind.i64", dir));
   PetscCall(read_rows(comm, path, 8, start, cnt, ncol, G.ind));

@@ -75,12 +75,17 @@ static PetscErrorCode run_dist(MPI_Comm comm, const set_t *S, const pm_gidx_t *p
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   pm_block_range(S->n, size, rank, &start, &cnt);
-  G.comm = comm; G.n_global = S->n; G.row_start = start; G.n_local = cnt; G.ncol = S->ncol; G.k = S->ncol - 1;
+  G.comm      = comm;
+  G.n_global  = S->n;
+  G.row_start = start;
+  G.n_local   = cnt;
+  G.ncol      = S->ncol;
+  G.k         = S->ncol - 1;
   PetscCall(PetscMalloc5(cnt * S->ncol + 1, &G.ind, cnt * S->ncol + 1, &G.dist, cnt + 1, &ld, cnt + 1, &err, cnt + 1, &ks));
   for (pm_gidx_t i = 0; i < cnt; i++) {
     pm_gidx_t o = perm ? perm[start + i] : start + i; /* new row start+i is old row o */
     for (int r = 0; r < S->ncol; r++) {
-      pm_gidx_t j = S->ind[o * S->ncol + r];
+      pm_gidx_t j             = S->ind[o * S->ncol + r];
       G.ind[i * S->ncol + r]  = perm ? inv[j] : j;
       G.dist[i * S->ncol + r] = S->dist[o * S->ncol + r];
     }
@@ -139,11 +144,16 @@ static void compare_with_dadapy(const char *tag, const char *dir, const char *gr
   double  *db, *dbe, a;
   PM_TEST(K == Kd, "%s: %" PRId64 " clusters, DADApy %" PRId64, tag, K, Kd);
   if (K != Kd) return;
-  snprintf(nm, sizeof nm, "%s_label.i64", grp);    dl  = read_raw(dir, nm, n * 8);
-  snprintf(nm, sizeof nm, "%s_center.i64", grp);   dc  = read_raw(dir, nm, K * 8);
-  snprintf(nm, sizeof nm, "%s_bord.f64", grp);     db  = read_raw(dir, nm, K * K * 8);
-  snprintf(nm, sizeof nm, "%s_bord_err.f64", grp); dbe = read_raw(dir, nm, K * K * 8);
-  snprintf(nm, sizeof nm, "%s_bord_idx.i64", grp); dbi = read_raw(dir, nm, K * K * 8);
+  snprintf(nm, sizeof nm, "%s_label.i64", grp);
+  dl = read_raw(dir, nm, n * 8);
+  snprintf(nm, sizeof nm, "%s_center.i64", grp);
+  dc = read_raw(dir, nm, K * 8);
+  snprintf(nm, sizeof nm, "%s_bord.f64", grp);
+  db = read_raw(dir, nm, K * K * 8);
+  snprintf(nm, sizeof nm, "%s_bord_err.f64", grp);
+  dbe = read_raw(dir, nm, K * K * 8);
+  snprintf(nm, sizeof nm, "%s_bord_idx.i64", grp);
+  dbi = read_raw(dir, nm, K * K * 8);
   map = malloc((size_t)K * sizeof *map);
   for (int64_t c = 0; c < K; c++) {
     map[c] = -1;
@@ -162,7 +172,12 @@ static void compare_with_dadapy(const char *tag, const char *dir, const char *gr
       PM_TEST(fabs(R->saddle_err[c * K + d] - dbe[x * K + y]) <= 1e-12, "%s: log_den_bord_err (%" PRId64 ",%" PRId64 ")", tag, c, d);
       PM_TEST(R->border[c * K + d] == dbi[x * K + y], "%s: bord_indices (%" PRId64 ",%" PRId64 ") %" PRId64 " vs %" PRId64, tag, c, d, R->border[c * K + d], dbi[x * K + y]);
     }
-  free(map); free(dl); free(dc); free(db); free(dbe); free(dbi);
+  free(map);
+  free(dl);
+  free(dc);
+  free(db);
+  free(dbe);
+  free(dbi);
 }
 
 int main(int argc, char **argv)
@@ -199,8 +214,8 @@ int main(int argc, char **argv)
   for (int q = 0; q < 4; q++) {
     double           Z    = strncmp(grp[q], "Z3", 2) == 0 ? 3.0 : 1.65;
     PetscBool        halo = strstr(grp[q], "halo") ? PETSC_TRUE : PETSC_FALSE;
-    int64_t         *lab  = malloc(S.n * sizeof *lab), *labp = malloc(S.n * sizeof *labp);
-    pm_dpa_result_t *D, *R = NULL, *Dp;
+    int64_t         *lab = malloc(S.n * sizeof *lab), *labp = malloc(S.n * sizeof *labp);
+    pm_dpa_result_t *D, *R                                  = NULL, *Dp;
     char             tag[600];
     snprintf(tag, sizeof tag, "%s %s", dir, grp[q]);
     PetscCall(run_dist(comm, &S, NULL, NULL, Z, halo, lab, &D));
@@ -212,13 +227,15 @@ int main(int argc, char **argv)
     }
     { /* random permutation of the rows (same seed on every rank) */
       pm_gidx_t *perm = malloc(S.n * sizeof *perm), *inv = malloc(S.n * sizeof *inv);
-      uint64_t   s    = 12345 + q;
+      uint64_t   s = 12345 + q;
       for (pm_gidx_t i = 0; i < S.n; i++) perm[i] = i;
       for (pm_gidx_t i = S.n - 1; i > 0; i--) {
         pm_gidx_t j, t;
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        j = (pm_gidx_t)((s >> 33) % (uint64_t)(i + 1));
-        t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        s       = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        j       = (pm_gidx_t)((s >> 33) % (uint64_t)(i + 1));
+        t       = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
       }
       for (pm_gidx_t i = 0; i < S.n; i++) inv[perm[i]] = i;
       PetscCall(run_dist(comm, &S, perm, inv, Z, halo, labp, &Dp));
@@ -240,7 +257,11 @@ int main(int argc, char **argv)
     free(lab);
     free(labp);
   }
-  free(S.ind); free(S.dist); free(S.ld); free(S.err); free(S.kstar);
+  free(S.ind);
+  free(S.dist);
+  free(S.ld);
+  free(S.err);
+  free(S.kstar);
   {
     int bad = pm_test_finish_mpi(comm);
     PetscCall(PetscFinalize());

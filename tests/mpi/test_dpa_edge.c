@@ -40,7 +40,7 @@ static double nrand(uint64_t *s)
 /* Exact kNN by brute force, rows sorted by (distance, index), self in column 0. */
 static void knn_brute(data_t *d)
 {
-  pm_gidx_t n = d->n;
+  pm_gidx_t n  = d->n;
   double   *dd = malloc(n * sizeof *dd);
   for (pm_gidx_t i = 0; i < n; i++) {
     for (pm_gidx_t j = 0; j < n; j++) {
@@ -64,19 +64,27 @@ static void knn_brute(data_t *d)
 static data_t *alloc_data(pm_gidx_t n, int dim, int ncol)
 {
   data_t *d = calloc(1, sizeof *d);
-  d->n = n; d->dim = dim; d->ncol = ncol;
-  d->X = calloc(n * (dim ? dim : 1), sizeof(double));
-  d->dist = calloc(n * ncol, sizeof(double));
-  d->ind = calloc(n * ncol, sizeof(int64_t));
-  d->ld = calloc(n, sizeof(double));
-  d->err = calloc(n, sizeof(double));
-  d->kstar = calloc(n, sizeof(int64_t));
+  d->n      = n;
+  d->dim    = dim;
+  d->ncol   = ncol;
+  d->X      = calloc(n * (dim ? dim : 1), sizeof(double));
+  d->dist   = calloc(n * ncol, sizeof(double));
+  d->ind    = calloc(n * ncol, sizeof(int64_t));
+  d->ld     = calloc(n, sizeof(double));
+  d->err    = calloc(n, sizeof(double));
+  d->kstar  = calloc(n, sizeof(int64_t));
   return d;
 }
 
 static void free_data(data_t *d)
 {
-  free(d->X); free(d->dist); free(d->ind); free(d->ld); free(d->err); free(d->kstar); free(d);
+  free(d->X);
+  free(d->dist);
+  free(d->ind);
+  free(d->ld);
+  free(d->err);
+  free(d->kstar);
+  free(d);
 }
 
 /* Distributed DPA on block rows of d; labels gathered on every rank (test only). */
@@ -91,13 +99,18 @@ static PetscErrorCode dpa_run(MPI_Comm comm, const data_t *d, double Z, PetscBoo
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   pm_block_range(d->n, size, rank, &s, &c);
-  G.comm = comm; G.n_global = d->n; G.row_start = s; G.n_local = c; G.ncol = d->ncol; G.k = d->ncol - 1;
-  G.ind = d->ind + s * d->ncol;
-  G.dist = d->dist + s * d->ncol;
-  in = (pm_dpa_input_t){&G, d->ld + s, d->err + s, d->kstar + s, Z, halo, NULL};
+  G.comm      = comm;
+  G.n_global  = d->n;
+  G.row_start = s;
+  G.n_local   = c;
+  G.ncol      = d->ncol;
+  G.k         = d->ncol - 1;
+  G.ind       = d->ind + s * d->ncol;
+  G.dist      = d->dist + s * d->ncol;
+  in          = (pm_dpa_input_t){&G, d->ld + s, d->err + s, d->kstar + s, Z, halo, NULL};
   PetscCall(pm_dpa_compute(&in, res));
-  cnt = malloc(size * sizeof *cnt);
-  dsp = malloc((size + 1) * sizeof *dsp);
+  cnt    = malloc(size * sizeof *cnt);
+  dsp    = malloc((size + 1) * sizeof *dsp);
   dsp[0] = 0;
   for (int p = 0; p < size; p++) {
     pm_gidx_t s2, c2;
@@ -177,10 +190,10 @@ static data_t *blobs(int nb, pm_gidx_t per, double sep, int ncol, uint64_t seed)
 
 static PetscErrorCode case_components(MPI_Comm comm)
 {
-  data_t *d = blobs(2, 300, 1000.0, 21, 11);
-  int64_t K, *lab = malloc(d->n * sizeof *lab);
+  data_t          *d = blobs(2, 300, 1000.0, 21, 11);
+  int64_t          K, *lab = malloc(d->n * sizeof *lab);
   pm_dpa_result_t *D;
-  int     pure = 1;
+  int              pure = 1;
 
   PetscFunctionBeginUser;
   PetscCall(check_vs_twin(comm, "two components", d, 1.65, PETSC_FALSE, &K));
@@ -256,9 +269,14 @@ static PetscErrorCode case_dp(MPI_Comm comm)
   pm_block_range(d->n, size, rank, &s, &c);
   PetscCall(pm_rows_create(comm, d->n, 2, &X));
   for (pm_gidx_t i = 0; i < 2 * c; i++) X->x[i] = d->X[2 * s + i];
-  G.comm = comm; G.n_global = d->n; G.row_start = s; G.n_local = c; G.ncol = d->ncol; G.k = d->ncol - 1;
-  G.ind = d->ind + s * d->ncol;
-  G.dist = d->dist + s * d->ncol;
+  G.comm      = comm;
+  G.n_global  = d->n;
+  G.row_start = s;
+  G.n_local   = c;
+  G.ncol      = d->ncol;
+  G.k         = d->ncol - 1;
+  G.ind       = d->ind + s * d->ncol;
+  G.dist      = d->dist + s * d->ncol;
   PetscCall(PetscMalloc2(c + 1, &delta, c + 1, &ref));
   in = (pm_dp_input_t){X, &G, d->ld + s, 0.0, 0.0, PETSC_TRUE};
   PetscCall(pm_dp_compute(&in, delta, ref, &rc, &dc, &res));
@@ -273,11 +291,11 @@ static PetscErrorCode case_dp(MPI_Comm comm)
   { /* labels: centre or label of ref (sequential definition, checked point by point) */
     int64_t *lab = malloc(d->n * sizeof *lab);
     int     *cnt = malloc(size * sizeof *cnt), *dsp = malloc((size + 1) * sizeof *dsp);
-    dsp[0]       = 0;
+    dsp[0] = 0;
     for (int p = 0; p < size; p++) {
       pm_gidx_t s2, c2;
       pm_block_range(d->n, size, p, &s2, &c2);
-      cnt[p] = (int)c2;
+      cnt[p]     = (int)c2;
       dsp[p + 1] = dsp[p] + cnt[p];
     }
     PetscCallMPI(MPI_Allgatherv(res->label, (int)c, MPI_INT64_T, lab, cnt, dsp, MPI_INT64_T, comm));
@@ -285,17 +303,55 @@ static PetscErrorCode case_dp(MPI_Comm comm)
     for (pm_gidx_t i = 0; i < d->n; i++) {
       int is_c = 0;
       for (int64_t k = 0; k < res->K; k++) is_c |= res->center[k] == i;
-      if (!is_c) bad += lab[i] != lab[rref[i]];
-      else bad += lab[i] < 0;
+      if (!is_c)
+        bad += lab[i] != lab[rref[i]];
+      else
+        bad += lab[i] < 0;
     }
     PM_TEST(bad == 0, "dp: %" PRId64 " labels differ from the label of the nearest higher point", bad);
-    free(lab); free(cnt); free(dsp);
+    free(lab);
+    free(cnt);
+    free(dsp);
   }
   (void)orph;
   PetscCall(pm_dpa_result_destroy(&res));
   PetscCall(PetscFree2(delta, ref));
   PetscCall(pm_rows_destroy(&X));
-  free(rref); free(rdelta);
+  free(rref);
+  free(rdelta);
+  free_data(d);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Bad input: a k* outside 1..k is an error on every rank (no hang), not a crash. */
+static PetscErrorCode case_bad_kstar(MPI_Comm comm)
+{
+  data_t          *d = blobs(1, 100, 0.0, 11, 9);
+  int              rank, size;
+  pm_gidx_t        s, c;
+  pm_graph_t       G = {0};
+  pm_dpa_input_t   in;
+  pm_dpa_result_t *res = NULL;
+  PetscErrorCode   ierr;
+
+  PetscFunctionBeginUser;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  d->kstar[d->n - 1] = 11; /* only the last rank sees it */
+  pm_block_range(d->n, size, rank, &s, &c);
+  G.comm      = comm;
+  G.n_global  = d->n;
+  G.row_start = s;
+  G.n_local   = c;
+  G.ncol      = d->ncol;
+  G.k         = d->ncol - 1;
+  G.ind       = d->ind + s * d->ncol;
+  G.dist      = d->dist + s * d->ncol;
+  in          = (pm_dpa_input_t){&G, d->ld + s, d->err + s, d->kstar + s, 1.65, PETSC_FALSE, NULL};
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = pm_dpa_compute(&in, &res);
+  PetscCall(PetscPopErrorHandler());
+  PM_TEST(ierr == PETSC_ERR_USER_INPUT && res == NULL, "bad k*: error %d on every rank", (int)ierr);
   free_data(d);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -313,6 +369,7 @@ int main(int argc, char **argv)
   PetscCall(case_single(comm));
   PetscCall(case_random_graphs(comm));
   PetscCall(case_dp(comm));
+  PetscCall(case_bad_kstar(comm));
   bad = pm_test_finish_mpi(comm);
   PetscCall(PetscFinalize());
   return bad;
