@@ -59,19 +59,20 @@ PetscErrorCode pm_knn_set_duplicates(pm_knn_t *knn, pm_dup_mode_t mode)
 PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
 {
   PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf;
-  PetscBool set;
+  PetscBool kset;
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(knn->comm, NULL, "k-nearest-neighbour graph (stage knn)", NULL);
-  PetscCall(PetscOptionsInt("-knn_k", "neighbours per point (default 100, clipped to N-1 only when not given)", "pm_knn_set_k", k, &k, &set));
-  if (set) PetscCall(pm_knn_set_k(knn, (int)k));
+  PetscCall(PetscOptionsInt("-knn_k", "neighbours per point (default 100, clipped to N-1 only when not given)", "pm_knn_set_k", k, &k, &kset));
   PetscCall(PetscOptionsEnum("-knn_method", "exact search: auto (probe decides), brute (dgemm tiles) or tree (kd-tree per block)", "pm_knn_set_method", pm_knn_method_names, (PetscEnum)knn->method, (PetscEnum *)&knn->method, NULL));
-  PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile", "", tile, &tile, &set));
-  PetscCheck(tile >= 8 && tile <= 8192, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 8192]; the default 256 suits most caches", (int)tile);
-  PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, &set));
-  PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
+  PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile", "", tile, &tile, NULL));
+  PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, NULL));
   PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));
   PetscOptionsEnd();
+  /* checked after the options block, so that an error leaves nothing half-open */
+  if (kset) PetscCall(pm_knn_set_k(knn, (int)k));
+  PetscCheck(tile >= 8 && tile <= 8192, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 8192]; the default 256 suits most caches", (int)tile);
+  PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
   knn->tile = (int)tile;
   knn->leaf = (int)leaf;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -165,8 +166,8 @@ PetscErrorCode pm_knn_build(pm_knn_t *knn, pm_rows_t **X, pm_graph_t **graph)
   *graph = NULL;
   PetscCheck((*X)->dim >= 1, knn->comm, PETSC_ERR_USER_INPUT, "kNN graph: the input has no columns");
   openblas_set_num_threads(1); /* one BLAS thread per rank: the ranks already use every core */
-  PetscCall(PetscLogEventBegin(knn->ev_build, 0, 0, 0, 0));
   PetscCall(resolve_k(knn, (*X)->n_global, &k));
+  PetscCall(PetscLogEventBegin(knn->ev_build, 0, 0, 0, 0));
   PetscCall(build_graph(knn, *X, k, &g));
   if (g->n_duplicates > 0 && knn->dup == PM_DUP_DROP) {
     pm_gidx_t *kept = NULL, n_input = g->n_global, ndup = g->n_duplicates;
@@ -189,7 +190,10 @@ PetscErrorCode pm_knn_build(pm_knn_t *knn, pm_rows_t **X, pm_graph_t **graph)
         PetscCall(PetscSNPrintf(msg, sizeof msg, "%" PRId64 " points have an exact duplicate (first: rows %" PRId64 " and %" PRId64 " are identical, 0-based); use -duplicates drop to remove the later copies or -duplicates keep to keep them", g->n_duplicates, g->row_start + i, g->ind[i * g->ncol + 1]));
       }
     ierr = pm_agree(knn->comm, ok, msg);
-    if (ierr) PetscCall(pm_graph_destroy(&g));
+    if (ierr) {
+      PetscCall(pm_graph_destroy(&g));
+      PetscCall(PetscLogEventEnd(knn->ev_build, 0, 0, 0, 0));
+    }
     PetscCall(ierr);
   } else if (g->n_duplicates > 0) {
     PetscCall(PetscPrintf(knn->comm, "phasemap: warning: %" PRId64 " points have an exact duplicate (kept: -duplicates keep)\n", g->n_duplicates));
