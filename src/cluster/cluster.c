@@ -1,6 +1,7 @@
 /* Stage "cluster": options, the choice of density, and the call into DPA (dpa.c) or classic density
  * peaks (dp.c). Writing and viewing are in cluster_write.c. */
 #include "cluster_impl.h"
+#include <string.h>
 
 const char *const pm_cluster_method_names[] = {"dpa", "dp", "pm_cluster_method_t", "PM_CLUSTER_", NULL};
 
@@ -26,22 +27,38 @@ PetscErrorCode pm_cluster_create(MPI_Comm comm, pm_cluster_t **clp)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Index of name in list (n entries) or -1. */
+static int find_name(const char *const *list, int n, const char *name)
+{
+  for (int k = 0; k < n; k++)
+    if (!strcmp(list[k], name)) return k;
+  return -1;
+}
+
 PetscErrorCode pm_cluster_set_from_options(pm_cluster_t *cl)
 {
   PetscBool set_rho = PETSC_FALSE, set_delta = PETSC_FALSE;
-  int       den = (int)cl->density;
+  char      meth[64], den[64];
+  int       km, kd;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(meth, pm_cluster_method_names[cl->method], sizeof meth));
+  PetscCall(PetscStrncpy(den, pm_den_kind_names[cl->density], sizeof den));
   PetscOptionsBegin(cl->comm, NULL, "Clustering (DPA / density peaks)", NULL);
-  PetscCall(PetscOptionsEnum("-cluster_method", "dpa (advanced density peaks) or dp (classic density peaks)", "pm_cluster_set_from_options", pm_cluster_method_names, (PetscEnum)cl->method, (PetscEnum *)&cl->method, NULL));
-  PetscCall(PetscOptionsEList("-cluster_density", "density estimator to cluster on", "pm_cluster_set_from_options", pm_den_kind_names, PM_DEN_COUNT, pm_den_kind_names[cl->density], &den, NULL));
+  PetscCall(PetscOptionsString("-cluster_method", "dpa (advanced density peaks) or dp (classic density peaks)", "pm_cluster_set_from_options", meth, meth, sizeof meth, NULL));
+  PetscCall(PetscOptionsString("-cluster_density", "density estimator to cluster on: knn, kstarnn, pak or bmti", "pm_cluster_set_from_options", den, den, sizeof den, NULL));
   PetscCall(PetscOptionsReal("-dpa_z", "DPA merging significance Z", "pm_cluster_set_from_options", cl->Z, &cl->Z, NULL));
   PetscCall(PetscOptionsBool("-dpa_halo", "DPA: label halo points -1", "pm_cluster_set_from_options", cl->halo, &cl->halo, NULL));
   PetscCall(PetscOptionsReal("-dp_rho_cut", "density peaks: centres need log density above this", "pm_cluster_set_from_options", cl->rho_cut, &cl->rho_cut, &set_rho));
   PetscCall(PetscOptionsReal("-dp_delta_cut", "density peaks: centres need delta above this", "pm_cluster_set_from_options", cl->delta_cut, &cl->delta_cut, &set_delta));
   PetscCall(PetscOptionsBool("-dp_plot", "density peaks: write the decision graph table and PNG next to the output", "pm_cluster_set_from_options", cl->dp_plot, &cl->dp_plot, NULL));
   PetscOptionsEnd();
-  cl->density  = (pm_den_kind_t)den;
+  km = find_name(pm_cluster_method_names, 2, meth);
+  kd = find_name(pm_den_kind_names, PM_DEN_COUNT, den);
+  PetscCheck(km >= 0, cl->comm, PETSC_ERR_USER_INPUT, "-cluster_method %s: unknown method; use dpa (advanced density peaks) or dp (classic density peaks)", meth);
+  PetscCheck(kd >= 0, cl->comm, PETSC_ERR_USER_INPUT, "-cluster_density %s: unknown estimator; use knn, kstarnn, pak or bmti", den);
+  cl->method   = (pm_cluster_method_t)km;
+  cl->density  = (pm_den_kind_t)kd;
   cl->auto_cut = !(set_rho || set_delta);
   if (!set_rho && set_delta) cl->rho_cut = -PETSC_MAX_REAL;
   PetscCheck(cl->Z >= 0.0, cl->comm, PETSC_ERR_USER_INPUT, "-dpa_z %g must be >= 0 (default 3)", cl->Z);
