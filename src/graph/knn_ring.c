@@ -92,11 +92,11 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
       pm_gidx_t nq = q->n - r0 < RING_CHUNK_ROWS ? q->n - r0 : RING_CHUNK_ROWS;
       PetscCall(knn_tree_query(t, q, c->order + r0, nq, c->h, &c->buf, &c->evals));
       PetscCall(test_requests(nreq, req));
+      c->done += nq * b->n;
+      PetscCall(pm_progress_step(c->prog, c->done));
     }
     PetscCall(knn_tree_destroy(&t));
     PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
-    c->done += q->n * b->n;
-    PetscCall(pm_progress_step(c->prog, c->done));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -206,8 +206,10 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
     }
     if (s == 0 || !mine->gidx || block_needed(&c, &b, box, box + D, box + 2 * D))
       PetscCall(search_block(&c, &b, nreq, req));
-    else
+    else {
       skipped++;
+      c.done += mine->n * b.n;
+    }
     if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
     cur  = buf[s % 2];
     gcur = gbuf[s % 2];
