@@ -13,10 +13,8 @@ MPIRUN = os.environ.get("PM_MPIRUN", "mpirun --oversubscribe --bind-to none").sp
 TOOL = os.path.join(TB, "mpi", "test_traj_dump")
 D = os.path.join(ROOT, "tests", "data", "traj")
 CU = os.path.join(ROOT, "tests", "data", "cu")
-TMP = tempfile.mkdtemp(prefix="pm_traj_")
-# run a private copy: a concurrent rebuild relinking the binary must not break a running test
-shutil.copy2(TOOL, os.path.join(TMP, "test_traj_dump"))
-TOOL = os.path.join(TMP, "test_traj_dump")
+os.makedirs(os.path.join(ROOT, "tests", "out"), exist_ok=True)
+TMP = tempfile.mkdtemp(prefix="traj_tmp_", dir=os.path.join(ROOT, "tests", "out"))  # removed at the end
 PAR = 3  # concurrent mpirun launches
 npass = nfail = 0
 
@@ -293,6 +291,9 @@ def test_bad():
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     try:
+        # run a private copy: a concurrent rebuild relinking the binary must not break a running test
+        shutil.copy2(TOOL, os.path.join(TMP, "test_traj_dump"))
+        TOOL = os.path.join(TMP, "test_traj_dump")
         if what in ("cu", "all"): test_cu()
         if what in ("formats", "all"): test_formats()
         if what in ("bad", "all"): test_bad()
