@@ -95,6 +95,7 @@ static PetscErrorCode configure(MPI_Comm comm, config_t *c)
 static PetscErrorCode stages_create(MPI_Comm comm, stages_t *s)
 {
   PetscFunctionBeginUser;
+  PetscCall(pm_traj_register_options(comm)); /* -frames, -species, -columns, -strict */
   PetscCall(pm_descriptors_create(comm, &s->desc));
   PetscCall(pm_descriptors_set_from_options(s->desc));
   PetscCall(pm_knn_create(comm, &s->knn));
