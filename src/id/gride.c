@@ -118,21 +118,24 @@ static PetscErrorCode ratios_and_filter(pm_id_t *id, const pm_graph_t *g, gride_
   }
   PetscCall(pm_sum_repro(id->comm, 2 * n, G->S, r, rs));
   PetscCall(PetscFree(r));
-  for (int s = 0; s < G->S; s++) {
-    pm_gidx_t nsorted, off, nk = 0;
-    double   *sorted, q95, q50, mu_max, *mu = G->mu + s * n, *kept = G->kept + s * n;
-    PetscCall(pm_id_sort(id->comm, n, mu, &sorted, &nsorted, &off));
-    PetscCall(pm_id_percentile(id->comm, sorted, nsorted, off, N, 95.0, &q95));
-    PetscCall(pm_id_percentile(id->comm, sorted, nsorted, off, N, 50.0, &q50));
+  {
+    pm_gidx_t    cnt[PM_GRIDE_MAX_SCALES], off[PM_GRIDE_MAX_SCALES];
+    double      *sorted, pq[2 * PM_GRIDE_MAX_SCALES];
+    const double q[2] = {95.0, 50.0};
+    PetscCall(pm_id_sort(id->comm, G->S, n, G->mu, &sorted, cnt, off));
+    PetscCall(pm_id_percentiles(id->comm, G->S, sorted, cnt, off, N, 2, q, pq));
     PetscCall(PetscFree(sorted));
-    mu_max = 20 * (q95 - q50) + q50;
-    for (pm_gidx_t i = 0; i < n; i++)
-      if (mu[i] < mu_max) {
-        G->logk[s * n + nk] = log(mu[i]);
-        kept[nk++]          = mu[i];
-      }
-    G->nk[s]           = nk;
-    id->gride_scale[s] = rs[s] / (2.0 * (double)N);
+    for (int s = 0; s < G->S; s++) {
+      pm_gidx_t nk = 0;
+      double   *mu = G->mu + s * n, *kept = G->kept + s * n, mu_max = 20 * (pq[2 * s] - pq[2 * s + 1]) + pq[2 * s + 1];
+      for (pm_gidx_t i = 0; i < n; i++)
+        if (mu[i] < mu_max) {
+          G->logk[s * n + nk] = log(mu[i]);
+          kept[nk++]          = mu[i];
+        }
+      G->nk[s]           = nk;
+      id->gride_scale[s] = rs[s] / (2.0 * (double)N);
+    }
   }
   PetscCallMPI(MPI_Allreduce(G->nk, G->nk_all, G->S, MPI_INT64_T, MPI_SUM, id->comm));
   for (int s = 0; s < G->S; s++) PetscCheck(G->nk_all[s] > 1, id->comm, PETSC_ERR_USER_INPUT, "id: GRIDE at ranks %d,%d keeps fewer than 2 points", 1 << s, 2 << s);

@@ -21,15 +21,17 @@ struct pm_id {
   PetscLogEvent ev_twonn, ev_gride;
 };
 
-/* Distributed sort of n local doubles (no NaN): on return this rank holds the sorted slice
- * (*sorted, *n_sorted, owned by the caller) that starts at global position *offset of the sorted
- * sequence of all values. Collective. */
-PetscErrorCode pm_id_sort(MPI_Comm comm, pm_gidx_t n, const double *v, double **sorted, pm_gidx_t *n_sorted, pm_gidx_t *offset);
-/* Values at global sorted positions pos[0..m-1] (each in [0, N)), from the slices of pm_id_sort.
- * Collective; every rank gets the same values. */
-PetscErrorCode pm_id_sorted_values(MPI_Comm comm, const double *sorted, pm_gidx_t n_sorted, pm_gidx_t offset, int m, const pm_gidx_t *pos, double *val);
-/* numpy.percentile(values, q) with the default linear method, from the sorted slices. Collective. */
-PetscErrorCode pm_id_percentile(MPI_Comm comm, const double *sorted, pm_gidx_t n_sorted, pm_gidx_t offset, pm_gidx_t n_total, double q, double *val);
+/* Distributed sort of m independent groups of n local doubles each (v[g * n + i], no NaN); the
+ * groups share every collective. On return *sorted (owned by the caller) holds, group after group,
+ * this rank's slice of each group's sorted sequence: cnt[g] values starting at global position
+ * off[g] of group g. Collective. */
+PetscErrorCode pm_id_sort(MPI_Comm comm, int m, pm_gidx_t n, const double *v, double **sorted, pm_gidx_t *cnt, pm_gidx_t *off);
+/* Values at global sorted positions pos[j] (in [0, N)) of groups group[j], j < nq, from the
+ * slices of pm_id_sort. Collective (one allreduce); every rank gets the same values. */
+PetscErrorCode pm_id_sorted_values(MPI_Comm comm, int m, const double *sorted, const pm_gidx_t *cnt, const pm_gidx_t *off, int nq, const int *group, const pm_gidx_t *pos, double *val);
+/* numpy.percentile(values_g, q[j]) (default linear method) for every group g of n_total values:
+ * out[g * nq + j]. Collective (one allreduce). */
+PetscErrorCode pm_id_percentiles(MPI_Comm comm, int m, const double *sorted, const pm_gidx_t *cnt, const pm_gidx_t *off, pm_gidx_t n_total, int nq, const double *q, double *out);
 
 PetscErrorCode pm_id_twonn(pm_id_t *id, const pm_graph_t *graph);
 PetscErrorCode pm_id_gride(pm_id_t *id, const pm_graph_t *graph);

@@ -53,7 +53,7 @@ PetscErrorCode pm_id_twonn(pm_id_t *id, const pm_graph_t *g)
   } else {
     id->twonn_n_eff = (pm_gidx_t)floor((double)N * id->twonn_fraction);
     PetscCheck(id->twonn_n_eff >= 1, id->comm, PETSC_ERR_USER_INPUT, "-twonn_fraction %g keeps no point of %" PRId64 "; use a value in (0, 1]", id->twonn_fraction, N);
-    PetscCall(pm_id_sort(id->comm, n, x, &sorted, &nsorted, &off));
+    PetscCall(pm_id_sort(id->comm, 1, n, x, &sorted, &nsorted, &off));
     PetscCall(PetscMalloc1(2 * nsorted + 1, &xy));
     for (pm_gidx_t l = 0; l < nsorted; l++) {
       pm_gidx_t m     = off + l + 1; /* global rank, 1-based */

@@ -1,6 +1,7 @@
 /* id module internals on 1..3 ranks: the distributed sample sort gives globally ordered slices with
- * correct offsets (values with many ties, unequal counts per rank, an empty rank), and the
- * percentiles equal numpy.percentile (constants from numpy 1.24) bit for bit. */
+ * correct offsets (values with many ties, unequal counts per rank, an empty rank; two groups sorted
+ * together, the second the negated first), and the percentiles equal numpy.percentile (constants
+ * from numpy 1.24) bit for bit. */
 #include "id/id_impl.h"
 #include "pm_test.h"
 
@@ -13,9 +14,10 @@ int main(int argc, char **argv)
 {
   static const double q[]   = {0, 50, 95, 33.3, 99.9, 100};
   static const double ref[] = {0.0, 71.28571428571429, 135.57142857142858, 47.42857142857142, 142.5714285714286, 142.71428571428572};
+  static const double neg[] = {-142.71428571428572, -71.28571428571429, -7.0, -95.14285714285715, 0.0, 0.0};
   MPI_Comm            comm;
   int                 rank, size;
-  pm_gidx_t           N = 1001, start, cnt, nsorted, off, total;
+  pm_gidx_t           N = 1001, start, cnt, nsorted, off, total, cnts[2], offs[2];
   double             *v, *sorted, first, last;
   int                 rc;
 
@@ -26,9 +28,16 @@ int main(int argc, char **argv)
   /* an uneven layout: the last rank holds nothing when size > 1 */
   pm_block_range(N, size > 1 ? size - 1 : 1, rank, &start, &cnt);
   if (size > 1 && rank == size - 1) cnt = 0;
-  PetscCall(PetscMalloc1(cnt + 1, &v));
-  for (pm_gidx_t i = 0; i < cnt; i++) v[i] = value(start + i);
-  PetscCall(pm_id_sort(comm, cnt, v, &sorted, &nsorted, &off));
+  PetscCall(PetscMalloc1(2 * cnt + 1, &v));
+  for (pm_gidx_t i = 0; i < cnt; i++) v[i] = value(start + i), v[cnt + i] = -value(start + i);
+  PetscCall(pm_id_sort(comm, 2, cnt, v, &sorted, cnts, offs));
+  nsorted = cnts[0], off = offs[0];
+  for (pm_gidx_t l = 1; l < cnts[1]; l++) PM_TEST(sorted[nsorted + l - 1] <= sorted[nsorted + l], "group 1 not sorted");
+  {
+    pm_gidx_t t1;
+    MPI_Allreduce(&cnts[1], &t1, 1, MPI_INT64_T, MPI_SUM, comm);
+    PM_TEST(t1 == N, "group 1 total %" PRId64, t1);
+  }
   for (pm_gidx_t l = 1; l < nsorted; l++) PM_TEST(sorted[l - 1] <= sorted[l], "slice not sorted at %" PRId64, l);
   MPI_Allreduce(&nsorted, &total, 1, MPI_INT64_T, MPI_SUM, comm);
   PM_TEST(total == N, "total %" PRId64, total);
@@ -49,10 +58,13 @@ int main(int argc, char **argv)
       PM_TEST(n_below >= off + nsorted, "slice end");
     }
   }
-  for (int j = 0; j < (int)(sizeof q / sizeof q[0]); j++) {
-    double p;
-    PetscCall(pm_id_percentile(comm, sorted, nsorted, off, N, q[j], &p));
-    PM_TEST(p == ref[j], "percentile %g = %.17g, numpy %.17g", q[j], p, ref[j]);
+  {
+    double p[12];
+    PetscCall(pm_id_percentiles(comm, 2, sorted, cnts, offs, N, 6, q, p));
+    for (int j = 0; j < 6; j++) {
+      PM_TEST(p[j] == ref[j], "percentile %g = %.17g, numpy %.17g", q[j], p[j], ref[j]);
+      PM_TEST(p[6 + j] == neg[j], "group 1 percentile %g = %.17g, numpy %.17g", q[j], p[6 + j], neg[j]);
+    }
   }
   PetscCall(PetscFree(sorted));
   PetscCall(PetscFree(v));
