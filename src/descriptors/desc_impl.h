@@ -148,6 +148,9 @@ PetscErrorCode        pm_pca_create(MPI_Comm comm, pm_pca_t **p);
 PetscErrorCode pm_pca_set_from_options(pm_pca_t *p);
 /* True if either standardisation or PCA is requested. */
 PetscBool pm_pca_active(const pm_pca_t *p);
+/* Early check, once the descriptor width D is known (before any frame is computed): -pca_components
+ * must not exceed D. Collective (same D on every rank); error names the option. */
+PetscErrorCode pm_pca_check_dim(const pm_pca_t *p, int D);
 /* Standardise (if asked) and project onto the leading components (if asked); *X is replaced by
  * the transformed matrix (same row layout). Collective. */
 PetscErrorCode pm_pca_apply(pm_pca_t *p, pm_rows_t **X);

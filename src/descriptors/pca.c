@@ -49,6 +49,13 @@ PetscErrorCode pm_pca_set_from_options(pm_pca_t *p)
 
 PetscBool pm_pca_active(const pm_pca_t *p) { return (p->standardize || p->ncomp_req > 0 || p->var_req > 0) ? PETSC_TRUE : PETSC_FALSE; }
 
+PetscErrorCode pm_pca_check_dim(const pm_pca_t *p, int D)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(p->ncomp_req <= D, p->comm, PETSC_ERR_USER_INPUT, "-pca_components %d exceeds the %d descriptor columns; lower -pca_components", p->ncomp_req, D);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscBool pca_requested(const pm_pca_t *p) { return (p->ncomp_req > 0 || p->var_req > 0) ? PETSC_TRUE : PETSC_FALSE; }
 
 /* Centre (and scale) X in place; record mean and scale. */
@@ -157,7 +164,7 @@ PetscErrorCode pm_pca_apply(pm_pca_t *p, pm_rows_t **X)
   if (!pm_pca_active(p)) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck((*X)->n_global >= 2, p->comm, PETSC_ERR_USER_INPUT, "-standardize / -pca_*: need at least 2 rows, got %" PRId64, (*X)->n_global);
   PetscCheck(D >= 1, p->comm, PETSC_ERR_USER_INPUT, "-standardize / -pca_*: the descriptor matrix has no columns");
-  PetscCheck(p->ncomp_req <= D, p->comm, PETSC_ERR_USER_INPUT, "-pca_components %d exceeds the %d descriptor columns; lower -pca_components", p->ncomp_req, D);
+  PetscCall(pm_pca_check_dim(p, D));
   p->dim   = D;
   p->ncomp = 0;
   PetscCall(PetscFree2(p->mean, p->scale));
