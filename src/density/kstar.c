@@ -142,9 +142,10 @@ static PetscErrorCode kstar_batch(const pm_graph_t *g, const pm_gidx_t *starts, 
 
 PetscErrorCode pm_den_kstar(const pm_graph_t *g, double d, double dthr, int64_t *kstar, pm_gidx_t *ncapped)
 {
-  int        size, maxk = g->k, ncol = g->ncol, w = maxk > 4 ? maxk - 4 : 0;
-  pm_gidx_t *starts, nbatch, nb_loc, capped       = 0, *want, *slot, *active;
-  double    *nbd, omega = pm_den_omega(d);
+  int            size, maxk = g->k, ncol = g->ncol, w = maxk > 4 ? maxk - 4 : 0;
+  pm_gidx_t     *starts, nbatch, nb_loc, capped       = 0, *want, *slot, *active;
+  double        *nbd, omega = pm_den_omega(d);
+  pm_progress_t *prog;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(g->comm, &size));
@@ -153,12 +154,15 @@ PetscErrorCode pm_den_kstar(const pm_graph_t *g, double d, double dthr, int64_t 
   nb_loc = (g->n_local + KSTAR_BATCH - 1) / KSTAR_BATCH;
   PetscCallMPI(MPI_Allreduce(&nb_loc, &nbatch, 1, MPI_INT64_T, MPI_MAX, g->comm));
   PetscCall(PetscMalloc4((size_t)KSTAR_BATCH * w + 1, &want, (size_t)KSTAR_BATCH * w + 1, &slot, (size_t)KSTAR_BATCH * w + 1, &nbd, KSTAR_BATCH, &active));
+  PetscCall(pm_progress_create(g->comm, "density k*", nbatch, &prog));
   for (pm_gidx_t b = 0; b < nbatch; b++) {
     pm_gidx_t i0 = b * KSTAR_BATCH, i1 = i0 + KSTAR_BATCH;
     if (i0 > g->n_local) i0 = g->n_local;
     if (i1 > g->n_local) i1 = g->n_local;
     PetscCall(kstar_batch(g, starts, i0, i1, d, omega, dthr, active, want, slot, nbd, kstar));
+    PetscCall(pm_progress_step(prog, b + 1));
   }
+  PetscCall(pm_progress_destroy(&prog));
   for (pm_gidx_t i = 0; i < g->n_local; i++)
     if (kstar[i] == maxk - 1) capped++;
   PetscCallMPI(MPI_Allreduce(&capped, ncapped, 1, MPI_INT64_T, MPI_SUM, g->comm));
