@@ -157,10 +157,10 @@ PetscErrorCode pm_bmti_compute(pm_bmti_t *b, const pm_rows_t *X, const pm_graph_
   t = pm_time();
   PetscCall(PetscLogEventBegin(b->ev_assemble, 0, 0, 0, 0));
   PetscCall(bmti_structure(&w));
-  PetscCall(bmti_work_release_edges(&w));
   PetscCall(PetscLogEventBegin(b->ev_comp, 0, 0, 0, 0));
   PetscCall(bmti_components(&w));
   PetscCall(PetscLogEventEnd(b->ev_comp, 0, 0, 0, 0));
+  PetscCall(bmti_work_release_edges(&w));
   PetscCall(bmti_assemble(b, &w, kl, ke, pin, &A, &rhs));
   PetscCall(PetscLogEventEnd(b->ev_assemble, 0, 0, 0, 0));
   b->t_assemble = pm_time() - t;

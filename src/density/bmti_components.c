@@ -19,7 +19,7 @@ static PetscErrorCode compact_ids(bmti_work_t *w)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Needs bmti_structure (w->cols). Sets w->label, w->comp, w->col_label, w->n_comp. Collective. */
+/* Needs bmti_structure (w->cols) and the edge halo (w->halo, w->usrc). Sets w->label, w->comp, w->col_label, w->n_comp. Collective. */
 PetscErrorCode bmti_components(bmti_work_t *w)
 {
   pm_gidx_t nc = w->cptr[w->n_local], nu = 0, *uniq, *cu, *ulab, *jump;
@@ -27,11 +27,14 @@ PetscErrorCode bmti_components(bmti_work_t *w)
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc3(w->n_local + 1, &w->label, w->n_local + 1, &w->comp, nc + 1, &w->col_label));
-  PetscCall(PetscMalloc2(nc + 1, &uniq, nc + 1, &cu));
-  for (pm_gidx_t c = 0; c < nc; c++) uniq[c] = w->cols[c];
-  bmti_sort_gidx(uniq, nc);
-  for (pm_gidx_t c = 0; c < nc; c++)
-    if (nu == 0 || uniq[nu - 1] != uniq[c]) uniq[nu++] = uniq[c];
+  PetscCall(PetscMalloc2(w->n_halo + w->n_usrc + 1, &uniq, nc + 1, &cu));
+  { /* the columns are the targets (sorted halo) and the sources (sorted usrc): merge the two */
+    pm_gidx_t p = 0, q = 0;
+    while (p < w->n_halo || q < w->n_usrc) {
+      pm_gidx_t v = (q >= w->n_usrc || (p < w->n_halo && w->halo[p] <= w->usrc[q])) ? w->halo[p++] : w->usrc[q++];
+      if (nu == 0 || uniq[nu - 1] != v) uniq[nu++] = v;
+    }
+  }
   for (pm_gidx_t c = 0; c < nc; c++) cu[c] = bmti_find(uniq, nu, w->cols[c]);
   PetscCall(PetscMalloc2(nu + 1, &ulab, w->n_local + 1, &jump));
   for (pm_gidx_t i = 0; i < w->n_local; i++) w->label[i] = w->row_start + i;

@@ -62,18 +62,13 @@ static void quad_forms(const bmti_work_t *w, pm_gidx_t i, int nv, const double *
  * second is evaluated by the owner of j on its incoming edges and sent back. Collective. */
 PetscErrorCode bmti_variances(bmti_work_t *w)
 {
-  const int  D = w->D;
-  pm_gidx_t *src, nsrc = 0, maxv = 1;
-  double    *sx, *V, *P, *vals;
+  const int D    = w->D;
+  pm_gidx_t maxv = 1;
+  double   *sx, *V, *P, *vals;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(w->n_in + 1, &src));
-  for (pm_gidx_t r = 0; r < w->n_in; r++) src[r] = w->in_src[r];
-  bmti_sort_gidx(src, w->n_in);
-  for (pm_gidx_t r = 0; r < w->n_in; r++)
-    if (nsrc == 0 || src[nsrc - 1] != src[r]) src[nsrc++] = src[r];
-  PetscCall(PetscMalloc1(nsrc * D + 1, &sx));
-  PetscCall(pm_fetch_rows(w->comm, w->N, w->row_start, w->n_local, w->x, sizeof(double), D, nsrc, src, sx));
+  PetscCall(PetscMalloc1(w->n_usrc * D + 1, &sx));
+  PetscCall(pm_fetch_rows(w->comm, w->N, w->row_start, w->n_local, w->x, sizeof(double), D, w->n_usrc, w->usrc, sx));
   PetscCall(PetscMalloc3(w->n_out + 1, &w->v_src, w->n_out + 1, &w->v_tgt, w->n_in + 1, &w->v_in));
   for (pm_gidx_t j = 0; j < w->n_local; j++) maxv = PetscMax(maxv, w->eptr[j + 1] - w->eptr[j] + w->iptr[j + 1] - w->iptr[j]);
   PetscCall(PetscMalloc3(maxv * D, &V, maxv * w->ncol, &P, maxv, &vals));
@@ -83,7 +78,7 @@ PetscErrorCode bmti_variances(bmti_work_t *w)
     for (pm_gidx_t e = w->eptr[j]; e < w->eptr[j + 1]; e++, nv++)
       for (int a = 0; a < D; a++) V[nv * D + a] = w->hx[w->eh[e] * D + a] - xj[a];
     for (pm_gidx_t q = w->iptr[j]; q < w->iptr[j + 1]; q++, nv++) {
-      const double *xl = sx + bmti_find(src, nsrc, w->in_src[w->iord[q]]) * D;
+      const double *xl = sx + w->in_u[w->iord[q]] * D;
       for (int a = 0; a < D; a++) V[nv * D + a] = xj[a] - xl[a];
     }
     quad_forms(w, j, nv, V, P, vals);
@@ -92,7 +87,6 @@ PetscErrorCode bmti_variances(bmti_work_t *w)
   }
   PetscCall(PetscFree3(V, P, vals));
   PetscCall(PetscFree(sx));
-  PetscCall(PetscFree(src));
   PetscCall(bmti_exchange_to_sources(w, w->v_in, w->v_tgt));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

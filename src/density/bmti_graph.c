@@ -132,6 +132,7 @@ PetscErrorCode bmti_work_release_edges(bmti_work_t *w)
   PetscCall(PetscFree4(w->scnt, w->sdsp, w->rcnt, w->rdsp));
   PetscCall(PetscFree(w->slot));
   PetscCall(PetscFree4(w->in_src, w->in_tgt, w->iptr, w->iord));
+  PetscCall(PetscFree2(w->usrc, w->in_u));
   PetscCall(PetscFree(w->grad));
   PetscCall(PetscFree3(w->v_src, w->v_tgt, w->v_in));
   PetscCall(PetscFree4(w->dF, w->w, w->dF_in, w->w_in));
@@ -202,7 +203,12 @@ PetscErrorCode bmti_graph_reverse(bmti_work_t *w)
   }
   PetscCall(PetscMalloc4(nin + 1, &w->in_src, nin + 1, &w->in_tgt, w->n_local + 1, &w->iptr, nin + 1, &w->iord));
   PetscCall(PetscCalloc1(w->n_local + 1, &fill));
+  PetscCall(PetscMalloc2(nin + 1, &w->usrc, nin + 1, &w->in_u));
+  w->n_usrc = 0;
   for (pm_gidx_t r = 0; r < nin; r++) {
+    PM_ASSERT(r == 0 || rbuf[2 * r] >= rbuf[2 * r - 2]); /* sources arrive in increasing order */
+    if (w->n_usrc == 0 || w->usrc[w->n_usrc - 1] != rbuf[2 * r]) w->usrc[w->n_usrc++] = rbuf[2 * r];
+    w->in_u[r]   = w->n_usrc - 1;
     w->in_src[r] = rbuf[2 * r];
     w->in_tgt[r] = rbuf[2 * r + 1] - w->row_start;
     PM_ASSERT(w->in_tgt[r] >= 0 && w->in_tgt[r] < w->n_local);

@@ -56,6 +56,7 @@ typedef struct {
   /* incoming edges (l -> j local), in receive order, and a CSR by local target */
   pm_gidx_t  n_in, *in_src, *in_tgt; /* in_src global, in_tgt local */
   pm_gidx_t *iptr, *iord;            /* edges of target j: iord[iptr[j]..iptr[j+1]) */
+  pm_gidx_t  n_usrc, *usrc, *in_u;   /* sorted unique sources; in_u[r] = index of in_src[r] in usrc */
   /* per-edge values */
   double *grad;          /* local gradients n_local x D */
   double *v_src, *v_tgt; /* outgoing edge: Delta^T C Delta with C of source / of target */
