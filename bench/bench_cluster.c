@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     double drss = rss1 - rss0, dmax;
     PetscCallMPI(MPI_Reduce(&drss, &dmax, 1, MPI_DOUBLE, MPI_MAX, 0, comm));
     PetscCall(PetscPrintf(comm,
-                          "RESULT {\"bench\": \"cluster\", \"git\": \"%s\", \"ranks\": %d, \"n\": %" PetscInt_FMT ", \"dim\": %d, \"k\": %d, \"density\": \"%s\", \"Z\": %g, "
+                          "RESULT {\"bench\": \"cluster\", \"git\": \"%s\", \"ranks\": %d, \"n\": %" PetscInt_FMT ", \"dim\": %d, \"k\": %d, \"density\": \"%s\", \"Z\": %.4f, "
                           "\"seconds_knn\": %.3f, \"seconds_density\": %.3f, \"seconds_cluster\": %.3f, \"cpu_seconds_cluster_max_rank\": %.3f, "
                           "\"seconds_peaks\": %.3f, \"seconds_assign\": %.3f, \"seconds_saddles\": %.3f, \"seconds_merge\": %.3f, "
                           "\"pointer_jumping_rounds\": %d, \"clusters\": %" PRId64 ", \"clusters_before_merging\": %" PRId64 ", \"ari_vs_truth\": %.4f, "

@@ -13,8 +13,13 @@ K="${CLUSTER_K:-30}"
 DEN="${CLUSTER_DENSITY:-bmti}"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 mkdir -p bench/results
-R1=$($PM_MPIRUN -n 1 "$BB/bench_cluster" -n "$N" -k "$K" -density "$DEN" -cluster_density "$DEN" -quiet | grep '^RESULT ' | sed 's/^RESULT //')
-R2=$($PM_MPIRUN -n 2 "$BB/bench_cluster" -n "$N" -k "$K" -density "$DEN" -cluster_density "$DEN" -quiet | grep '^RESULT ' | sed 's/^RESULT //')
+LOG="${BENCH_TMP:-/tmp/phasemap-bench}/cluster_bench.log"
+mkdir -p "$(dirname "$LOG")"; : > "$LOG"
+for np in 1 2; do
+  $PM_MPIRUN -n $np "$BB/bench_cluster" -n "$N" -k "$K" -density "$DEN" -cluster_density "$DEN" -quiet | tee -a "$LOG" | grep '^RESULT ' || true
+done
+R1=$(grep '^RESULT ' "$LOG" | sed -n 1p | sed 's/^RESULT //')
+R2=$(grep '^RESULT ' "$LOG" | sed -n 2p | sed 's/^RESULT //')
 /usr/bin/python3 - "$R1" "$R2" <<'PY'
 import json, sys
 runs = [json.loads(a) for a in sys.argv[1:]]
