@@ -122,6 +122,39 @@ with tempfile.TemporaryDirectory() as tmp:
             check(abs(mse - mse_ref) <= 1e-6 * mse_ref, "%s %s MSE vs truth %.6g, DADApy %.6g" % (name, est, mse, mse_ref))
         print("%s: TwoNN %.10f (ref %.10f), GRIDE %s, k* capped %d/%d" % (name, tw, tref, " ".join("%.4f" % g[2] for g in gr), int(np.sum(r["kstar"] == ncol - 2)), N), flush=True)
 
+    # option variants on gmm2d: -twonn_fraction 1 (maximum-likelihood TwoNN) and -kstar_alpha 1e-3 (a
+    # Dthr that is computed, not hard-coded). Oracles written here from ALGORITHMS.md 2.1 / 3.1
+    # (checked once against DADApy's compute_id_2NN(mu_fraction=1) and compute_kstar(alpha=1e-3):
+    # identical), so the test needs no DADApy build.
+    from scipy.stats import chi2
+    from scipy.special import gammaln
+    d = os.path.join(tmp, sets[0])
+    ref = h5py.File(os.path.join(ref_dir, sets[0] + "_dadapy_ref.h5"), "r")
+    idu = ref["density/kstarnn"].attrs["id_used"]
+    ind, dist = ref["knn/indices"][...], ref["knn/distances"][...]
+    out = os.path.join(d, "variants")
+    os.makedirs(out)
+    p = run(2, ["-ref_dir", d, "-out", out, "-N", str(ind.shape[0]), "-ncol", "101", "-density", "kstarnn",
+                "-density_id", "%.17g" % idu, "-kstar_alpha", "1e-3", "-twonn_fraction", "1", "-quiet"])
+    check(p.returncode == 0, "variants run: exit %d" % p.returncode)
+    if p.returncode == 0:
+        id_ml = (ind.shape[0] - 1) / np.sum(np.log(dist[:, 2] / dist[:, 1]))
+        tw = read_id(os.path.join(out, "id.txt"))[0]
+        check(abs(tw - id_ml) <= 1e-12 * id_ml, "-twonn_fraction 1: %.17g vs (N-1)/sum log mu %.17g" % (tw, id_ml))
+        omega = np.exp(idu / 2 * np.log(np.pi) - gammaln((idu + 2) / 2))
+        thr, maxk = chi2.isf(1e-3, 1), dist.shape[1] - 1
+        kst = np.full(ind.shape[0], maxk - 1)
+        todo = np.ones(ind.shape[0], bool)
+        for j in range(4, maxk):
+            vi = omega * dist[:, j - 1] ** idu
+            vj = omega * dist[ind[:, j], j - 1] ** idu
+            D = -2.0 * (j - 1) * (np.log(vi) + np.log(vj) - 2.0 * np.log(vi + vj) + np.log(4))
+            stop = todo & (D > thr)
+            kst[stop] = j - 1
+            todo &= ~stop
+        ks = np.fromfile(os.path.join(out, "kstar.bin"), np.int64)
+        check(np.array_equal(ks, kst), "-kstar_alpha 1e-3: k* differs at %d points" % int(np.sum(ks != kst)))
+
     # error paths (gmm2d table)
     d = os.path.join(tmp, sets[0])
     N = int(np.fromfile(os.path.join(d, "ind.bin"), np.int64).size // 101)
