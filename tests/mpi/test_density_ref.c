@@ -169,6 +169,7 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscPushErrorHandler(pm_error_handler, NULL));
   err = run(PETSC_COMM_WORLD);
+  PetscCall(PetscPopErrorHandler());
   PetscCall(PetscFinalize());
   return err ? 1 : 0;
 }
