@@ -37,8 +37,9 @@ typedef struct pm_knn pm_knn_t; /* builder: options and work buffers (opaque) */
 
 /* Create a kNN builder on comm (duplicated internally). Collective. Free with pm_knn_destroy. */
 PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn);
+/* Explicit k (never clipped; k >= N is an error at build time). Error if k < 2. Collective. */
 PetscErrorCode pm_knn_set_k(pm_knn_t *knn, int k);
-/* Reads -knn_k, -knn_method, -knn_tile, -duplicates. Collective. */
+/* Reads -knn_k, -knn_method, -knn_tile, -knn_leaf, -duplicates (docs/knn.md). Collective. */
 PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn);
 /* Build the exact graph of the block-distributed rows X (borrowed). Collective.
  * If -knn_k was not given and N-1 < default k, k is clipped with a warning; an explicit k >= N is
@@ -47,7 +48,8 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn);
 PetscErrorCode pm_knn_build(pm_knn_t *knn, pm_rows_t **X, pm_graph_t **graph);
 PetscErrorCode pm_knn_destroy(pm_knn_t **knn);
 
-/* Options -knn_method and -duplicates set from code (the command line still wins). Not collective. */
+/* Set -knn_method / -duplicates from code; a later pm_knn_set_from_options lets the command line
+ * override them. Not collective. */
 PetscErrorCode pm_knn_set_method(pm_knn_t *knn, pm_knn_method_t method);
 PetscErrorCode pm_knn_set_duplicates(pm_knn_t *knn, pm_dup_mode_t mode);
 
