@@ -164,8 +164,15 @@ with tempfile.TemporaryDirectory() as tmp:
         check(p.returncode != 0 and "-density_knn_k 20 must be below" in p.stderr and p.stderr.count("phasemap: error") == 1,
               "np=%d -density_knn_k >= -knn_k: exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
         p = run(np_, base + ["-identical", "-density", "kstarnn"], expect_ok=False)
-        check(p.returncode != 0 and "identical points" in p.stderr and p.stderr.count("phasemap: error") == 1,
-              "np=%d identical points: exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
+        check(p.returncode != 0 and "id: point 0 has distance 0" in p.stderr and "identical points" in p.stderr and p.stderr.count("phasemap: error") == 1,
+              "np=%d identical points (id stage): exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
+        for est in ("knn", "kstarnn", "pak"):
+            p = run(np_, base + ["-identical", "-no_id", "-density", est, "-density_id", "2"], expect_ok=False)
+            check(p.returncode != 0 and "density: point 0 has distance 0" in p.stderr and p.stderr.count("phasemap: error") == 1,
+                  "np=%d identical points (density %s): exit %d, stderr %r" % (np_, est, p.returncode, p.stderr[-300:]))
+        p = run(np_, base + ["-no_id", "-density", "knn"], expect_ok=False)
+        check(p.returncode != 0 and "no intrinsic dimension" in p.stderr and p.stderr.count("phasemap: error") == 1,
+              "np=%d no id and no -density_id: exit %d, stderr %r" % (np_, p.returncode, p.stderr[-300:]))
 # the same through the whole program (kNN stage + HDF5 output), if it is built
 phasemap = os.path.join(os.environ.get("BIN", os.path.join(here, "..", "..", "bin")), "phasemap")
 if os.path.exists(phasemap):

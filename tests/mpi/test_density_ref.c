@@ -2,7 +2,8 @@
  * DADApy reference kNN table dumped by the script: int64 indices and float64 distances, N x ncol,
  * column 0 = self), runs the id and density stages through their APIs on any number of ranks,
  * and writes every result (gathered on rank 0; test-size data only) as raw files in -out.
- * -identical replaces the table by N identical points (all distances 0) to test the error path. */
+ * -identical replaces the table by N identical points (all distances 0) to test the error paths;
+ * -no_id skips the id stage (the density stage then needs -density_id). */
 #include <phasemap/id.h>
 #include <phasemap/density.h>
 #include <stdio.h>
@@ -93,36 +94,17 @@ static PetscErrorCode build_graph(MPI_Comm comm, const char *dir, PetscInt N, Pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode run(MPI_Comm comm)
+/* Run the id stage and write its results to <out>/id.txt (hex floats); *d = the TwoNN id. */
+static PetscErrorCode id_stage(MPI_Comm comm, pm_id_t *id, const pm_graph_t *g, const char *out, double *d)
 {
-  char          dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "";
-  PetscInt      N = 0, ncol = 0, k = 0;
-  PetscBool     identical = PETSC_FALSE;
-  pm_graph_t   *g;
-  pm_id_t      *id;
-  pm_density_t *den;
-  double        d, e;
-  int           rank;
+  int    rank;
+  double e;
 
   PetscFunctionBeginUser;
-  MPI_Comm_rank(comm, &rank);
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-ref_dir", dir, sizeof dir, NULL));
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-out", out, sizeof out, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-N", &N, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-ncol", &ncol, NULL));
-  PetscCall(PetscOptionsGetBool(NULL, NULL, "-identical", &identical, NULL));
-  k = ncol - 1;
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-knn_k", &k, NULL)); /* use the first k neighbours */
-  PetscCheck(N > 0 && ncol > 1 && k >= 1 && k < ncol && out[0], comm, PETSC_ERR_USER_INPUT, "usage: -ref_dir D -out D -N n -ncol c [-knn_k k]");
-  PetscCall(build_graph(comm, dir, N, ncol, k, identical, &g));
-
-  PetscCall(pm_id_create(comm, &id));
-  PetscCall(pm_id_set_from_options(id));
-  PetscCall(pm_density_create(comm, &den));
-  PetscCall(pm_density_set_from_options(den));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(pm_id_compute(id, g));
   PetscCall(pm_id_view(id));
-  PetscCall(pm_id_get_twonn(id, &d, &e));
+  PetscCall(pm_id_get_twonn(id, d, &e));
   if (rank == 0) {
     int            ns;
     const double  *ids, *errs, *sc;
@@ -133,10 +115,43 @@ static PetscErrorCode run(MPI_Comm comm)
     PetscCall(PetscSNPrintf(path, sizeof path, "%s/id.txt", out));
     f = fopen(path, "w");
     PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
-    fprintf(f, "twonn %a %a\n", d, e);
+    fprintf(f, "twonn %a %a\n", *d, e);
     for (int s = 0; s < ns; s++) fprintf(f, "gride %" PRId64 " %" PRId64 " %a %a %a\n", n1[s], n2[s], ids[s], errs[s], sc[s]);
     fclose(f);
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode run(MPI_Comm comm)
+{
+  char          dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "";
+  PetscInt      N = 0, ncol = 0, k = 0;
+  PetscBool     identical = PETSC_FALSE, no_id = PETSC_FALSE;
+  pm_graph_t   *g;
+  pm_id_t      *id;
+  pm_density_t *den;
+  double        d;
+  int           rank;
+
+  PetscFunctionBeginUser;
+  MPI_Comm_rank(comm, &rank);
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-ref_dir", dir, sizeof dir, NULL));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-out", out, sizeof out, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-N", &N, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-ncol", &ncol, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-identical", &identical, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-no_id", &no_id, NULL)); /* density with -density_id only */
+  k = ncol - 1;
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-knn_k", &k, NULL)); /* use the first k neighbours */
+  PetscCheck(N > 0 && ncol > 1 && k >= 1 && k < ncol && out[0], comm, PETSC_ERR_USER_INPUT, "usage: -ref_dir D -out D -N n -ncol c [-knn_k k]");
+  PetscCall(build_graph(comm, dir, N, ncol, k, identical, &g));
+
+  PetscCall(pm_id_create(comm, &id));
+  PetscCall(pm_id_set_from_options(id));
+  PetscCall(pm_density_create(comm, &den));
+  PetscCall(pm_density_set_from_options(den));
+  d = 0.0;
+  if (!no_id) PetscCall(id_stage(comm, id, g, out, &d));
   PetscCall(pm_density_compute(den, NULL, g, d));
   PetscCall(pm_density_view(den));
   for (int kind = 0; kind < PM_DEN_COUNT; kind++) {
