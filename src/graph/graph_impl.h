@@ -119,7 +119,8 @@ typedef struct {
   pm_gidx_t *gidx; /* their global indices */
 } knn_cell_t;
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell);
-PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, const pm_gidx_t *ind, const double *dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
+/* Frees *ind and *dist (PetscMalloc2'ed together) once they are packed. */
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 
 /* knn_probe.c: the -knn_method auto rule. Collective. */

@@ -111,10 +111,9 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
   PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
   knn_lists_finish(&h);
-  PetscCall(knn_cell_return(knn, &cell, g->ncol, ind, dist, mine, g->ind, g->dist));
-  PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
   PetscCall(knn_lists_free(&h));
-  PetscCall(PetscFree2(ind, dist));
+  PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, mine, g->ind, g->dist)); /* frees ind, dist */
+  PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
   PetscCall(knn_cell_destroy(&cell));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -134,54 +134,94 @@ static PetscErrorCode displs(MPI_Comm comm, int size, const int *cnt, int *dsp, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Send row r (rowbytes bytes) to rank dest[r]; received rows are in source rank order. */
-static PetscErrorCode exchange(MPI_Comm comm, int size, pm_gidx_t n, const int *dest, const void *data, size_t rowbytes, void **out, pm_gidx_t *nout)
+/* All-to-all of rows (rb bytes each) to ranks dest[r], in two halves so that the caller can free
+ * its source arrays between packing and receiving (the graph rows are the largest arrays of the
+ * stage: never hold more than two copies). Received rows arrive in source rank order. */
+typedef void (*pack_fn)(const void *ctx, pm_gidx_t r, char *dst);
+typedef struct {
+  int   *scnt, *sdsp, *rcnt, *rdsp;
+  size_t rb;
+  char  *sbuf;
+} xchg_t;
+
+static PetscErrorCode xchg_begin(MPI_Comm comm, int size, pm_gidx_t n, const int *dest, size_t rb, pack_fn pack, const void *ctx, xchg_t *X)
 {
-  int         *scnt, *sdsp, *rcnt, *rdsp, *pos;
-  pm_gidx_t    ns, nr;
-  char        *sbuf, *rbuf;
+  int      *pos;
+  pm_gidx_t ns, nr;
+
+  PetscFunctionBeginUser;
+  X->rb = rb;
+  PetscCall(PetscCalloc4(size, &X->scnt, size + 1, &X->sdsp, size, &X->rcnt, size + 1, &X->rdsp));
+  for (pm_gidx_t r = 0; r < n; r++) X->scnt[dest[r]]++;
+  PetscCallMPI(MPI_Alltoall(X->scnt, 1, MPI_INT, X->rcnt, 1, MPI_INT, comm));
+  PetscCall(displs(comm, size, X->scnt, X->sdsp, &ns));
+  PetscCall(displs(comm, size, X->rcnt, X->rdsp, &nr));
+  PetscCall(PetscMalloc1(ns * rb + 1, &X->sbuf));
+  PetscCall(PetscMalloc1(size + 1, &pos));
+  for (int p = 0; p < size; p++) pos[p] = X->sdsp[p];
+  for (pm_gidx_t r = 0; r < n; r++) pack(ctx, r, X->sbuf + (size_t)pos[dest[r]]++ * rb);
+  PetscCall(PetscFree(pos));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode xchg_end(MPI_Comm comm, int size, xchg_t *X, char **out, pm_gidx_t *nout)
+{
   MPI_Datatype rt;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscCalloc5(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp, size + 1, &pos));
-  for (pm_gidx_t r = 0; r < n; r++) scnt[dest[r]]++;
-  PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, comm));
-  PetscCall(displs(comm, size, scnt, sdsp, &ns));
-  PetscCall(displs(comm, size, rcnt, rdsp, &nr));
-  PetscCall(PetscMalloc1(ns * rowbytes + 1, &sbuf));
-  PetscCall(PetscMalloc1(nr * rowbytes + 1, &rbuf));
-  for (int p = 0; p < size; p++) pos[p] = sdsp[p];
-  for (pm_gidx_t r = 0; r < n; r++) memcpy(sbuf + (size_t)pos[dest[r]]++ * rowbytes, (const char *)data + r * rowbytes, rowbytes);
-  PetscCallMPI(MPI_Type_contiguous((int)rowbytes, MPI_BYTE, &rt));
+  *nout = X->rdsp[size];
+  PetscCall(PetscMalloc1(*nout * X->rb + 1, out));
+  PetscCallMPI(MPI_Type_contiguous((int)X->rb, MPI_BYTE, &rt));
   PetscCallMPI(MPI_Type_commit(&rt));
-  PetscCallMPI(MPI_Alltoallv(sbuf, scnt, sdsp, rt, rbuf, rcnt, rdsp, rt, comm));
+  PetscCallMPI(MPI_Alltoallv(X->sbuf, X->scnt, X->sdsp, rt, *out, X->rcnt, X->rdsp, rt, comm));
   PetscCallMPI(MPI_Type_free(&rt));
-  PetscCall(PetscFree(sbuf));
-  PetscCall(PetscFree5(scnt, sdsp, rcnt, rdsp, pos));
-  *out  = rbuf;
-  *nout = nr;
+  PetscCall(PetscFree(X->sbuf));
+  PetscCall(PetscFree4(X->scnt, X->sdsp, X->rcnt, X->rdsp));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  const knn_block_t *b;
+} pack_rows_t;
+
+static void pack_rows(const void *ctx, pm_gidx_t r, char *dst) /* [global index, coordinates] */
+{
+  const knn_block_t *b = ((const pack_rows_t *)ctx)->b;
+  pm_gidx_t          g = b->start + r;
+  memcpy(dst, &g, sizeof g);
+  memcpy(dst + sizeof g, b->x + r * b->dim, (size_t)b->dim * sizeof(double));
+}
+
+typedef struct {
+  const pm_gidx_t *ind;
+  const double    *dist;
+  int              ncol;
+} pack_graph_t;
+
+static void pack_graph(const void *ctx, pm_gidx_t r, char *dst) /* [ind (column 0 = the point), dist] */
+{
+  const pack_graph_t *P = ctx;
+  memcpy(dst, P->ind + r * P->ncol, (size_t)P->ncol * sizeof(pm_gidx_t));
+  memcpy(dst + (size_t)P->ncol * sizeof(pm_gidx_t), P->dist + r * P->ncol, (size_t)P->ncol * sizeof(double));
 }
 
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell)
 {
-  cut_tree_t T = {0};
-  int        size, D = mine->dim, *dest;
-  size_t     rb = sizeof(pm_gidx_t) + (size_t)D * sizeof(double);
-  char      *pack, *recv;
-  pm_gidx_t  nr;
+  cut_tree_t  T = {0};
+  int         size, D = mine->dim, *dest;
+  size_t      rb = sizeof(pm_gidx_t) + (size_t)D * sizeof(double);
+  char       *recv;
+  pm_gidx_t   nr;
+  xchg_t      X;
+  pack_rows_t ctx = {mine};
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(cuts_build(knn, mine, n_global, &T));
-  PetscCall(PetscMalloc2(mine->n + 1, &dest, mine->n * rb + 1, &pack));
-  for (pm_gidx_t r = 0; r < mine->n; r++) { /* row = [global index, coordinates] */
-    pm_gidx_t g = mine->start + r;
-    dest[r]     = cell_of(&T, mine->x + r * D);
-    memcpy(pack + r * rb, &g, sizeof g);
-    memcpy(pack + r * rb + sizeof g, mine->x + r * D, (size_t)D * sizeof(double));
-  }
-  PetscCall(exchange(knn->comm, size, mine->n, dest, pack, rb, (void **)&recv, &nr));
+  PetscCall(PetscMalloc1(mine->n + 1, &dest));
+  for (pm_gidx_t r = 0; r < mine->n; r++) dest[r] = cell_of(&T, mine->x + r * D);
+  PetscCall(xchg_begin(knn->comm, size, mine->n, dest, rb, pack_rows, &ctx, &X));
+  PetscCall(xchg_end(knn->comm, size, &X, &recv, &nr));
   cell->n = nr;
   PetscCall(PetscMalloc1(nr * D + 1, &cell->x));
   PetscCall(PetscMalloc1(nr + 1, &cell->gidx));
@@ -190,23 +230,25 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
     memcpy(cell->x + r * D, recv + r * rb + sizeof(pm_gidx_t), (size_t)D * sizeof(double));
   }
   PetscCall(PetscFree(recv));
-  PetscCall(PetscFree2(dest, pack));
+  PetscCall(PetscFree(dest));
   PetscCall(PetscFree5(T.dim, T.left, T.right, T.rank, T.val));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, const pm_gidx_t *ind, const double *dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  int        size, *dest;
-  pm_gidx_t *starts, nr;
-  size_t     rb = (size_t)ncol * (sizeof(pm_gidx_t) + sizeof(double));
-  char      *pack, *recv;
+  int          size, *dest;
+  pm_gidx_t   *starts, nr;
+  size_t       rb = (size_t)ncol * (sizeof(pm_gidx_t) + sizeof(double));
+  char        *recv;
+  xchg_t       X;
+  pack_graph_t ctx = {*ind, *dist, ncol};
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(pm_layout_starts(knn->comm, mine->n, &starts));
-  PetscCall(PetscMalloc2(cell->n + 1, &dest, cell->n * rb + 1, &pack));
-  for (pm_gidx_t r = 0; r < cell->n; r++) { /* row = [ind (column 0 = the point), dist] */
+  PetscCall(PetscMalloc1(cell->n + 1, &dest));
+  for (pm_gidx_t r = 0; r < cell->n; r++) {
     pm_gidx_t g  = cell->gidx[r];
     int       lo = 0, hi = size - 1;
     while (lo < hi) { /* owner: last rank whose start <= g */
@@ -217,10 +259,10 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
         hi = mid - 1;
     }
     dest[r] = lo;
-    memcpy(pack + r * rb, ind + r * ncol, (size_t)ncol * sizeof(pm_gidx_t));
-    memcpy(pack + r * rb + (size_t)ncol * sizeof(pm_gidx_t), dist + r * ncol, (size_t)ncol * sizeof(double));
   }
-  PetscCall(exchange(knn->comm, size, cell->n, dest, pack, rb, (void **)&recv, &nr));
+  PetscCall(xchg_begin(knn->comm, size, cell->n, dest, rb, pack_graph, &ctx, &X));
+  PetscCall(PetscFree2(*ind, *dist)); /* packed: the cell's copy of the graph can go */
+  PetscCall(xchg_end(knn->comm, size, &X, &recv, &nr));
   PM_ASSERT(nr == mine->n);
   for (pm_gidx_t r = 0; r < nr; r++) {
     pm_gidx_t g, l;
@@ -231,7 +273,7 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     memcpy(dist_out + l * ncol, recv + r * rb + (size_t)ncol * sizeof(pm_gidx_t), (size_t)ncol * sizeof(double));
   }
   PetscCall(PetscFree(recv));
-  PetscCall(PetscFree2(dest, pack));
+  PetscCall(PetscFree(dest));
   PetscCall(PetscFree(starts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
