@@ -9,7 +9,8 @@
 #include <string.h>
 
 #define CELL_SAMPLE_MIN 16384
-#define CELL_SAMPLE_PER 256 /* sample rows per rank at least */
+#define CELL_SAMPLE_PER 256   /* sample rows per rank at least */
+#define RETURN_ROWS     65536 /* graph rows a rank sends per round when returning them */
 
 typedef struct {
   int    *dim, *left, *right, *rank; /* node arrays (2P - 1 nodes); leaves have dim = -1 */
@@ -238,11 +239,9 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
   int          size, *dest;
-  pm_gidx_t   *starts, nr;
+  pm_gidx_t   *starts, nmax, nrounds, got = 0;
   size_t       rb = (size_t)ncol * (sizeof(pm_gidx_t) + sizeof(double));
-  char        *recv;
-  xchg_t       X;
-  pack_graph_t ctx = {*ind, *dist, ncol};
+  pack_graph_t ctx;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
@@ -260,19 +259,30 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     }
     dest[r] = lo;
   }
-  PetscCall(xchg_begin(knn->comm, size, cell->n, dest, rb, pack_graph, &ctx, &X));
-  PetscCall(PetscFree2(*ind, *dist)); /* packed: the cell's copy of the graph can go */
-  PetscCall(xchg_end(knn->comm, size, &X, &recv, &nr));
-  PM_ASSERT(nr == mine->n);
-  for (pm_gidx_t r = 0; r < nr; r++) {
-    pm_gidx_t g, l;
-    memcpy(&g, recv + r * rb, sizeof g);
-    l = g - mine->start;
-    PM_ASSERT(l >= 0 && l < mine->n);
-    memcpy(ind_out + l * ncol, recv + r * rb, (size_t)ncol * sizeof(pm_gidx_t));
-    memcpy(dist_out + l * ncol, recv + r * rb + (size_t)ncol * sizeof(pm_gidx_t), (size_t)ncol * sizeof(double));
+  /* in rounds of at most RETURN_ROWS rows per rank, so the send and receive buffers stay small
+     next to the graph itself (the same number of rounds on every rank: it is collective) */
+  PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
+  nrounds = (nmax + RETURN_ROWS - 1) / RETURN_ROWS;
+  for (pm_gidx_t k = 0; k < nrounds; k++) {
+    pm_gidx_t r0 = PetscMin(cell->n, k * RETURN_ROWS), r1 = PetscMin(cell->n, (k + 1) * RETURN_ROWS), nr;
+    char     *recv;
+    xchg_t    X;
+    ctx = (pack_graph_t){*ind + r0 * ncol, *dist + r0 * ncol, ncol};
+    PetscCall(xchg_begin(knn->comm, size, r1 - r0, dest + r0, rb, pack_graph, &ctx, &X));
+    PetscCall(xchg_end(knn->comm, size, &X, &recv, &nr));
+    for (pm_gidx_t r = 0; r < nr; r++) {
+      pm_gidx_t g, l;
+      memcpy(&g, recv + r * rb, sizeof g);
+      l = g - mine->start;
+      PM_ASSERT(l >= 0 && l < mine->n);
+      memcpy(ind_out + l * ncol, recv + r * rb, (size_t)ncol * sizeof(pm_gidx_t));
+      memcpy(dist_out + l * ncol, recv + r * rb + (size_t)ncol * sizeof(pm_gidx_t), (size_t)ncol * sizeof(double));
+    }
+    got += nr;
+    PetscCall(PetscFree(recv));
   }
-  PetscCall(PetscFree(recv));
+  PM_ASSERT(got == mine->n);
+  PetscCall(PetscFree2(*ind, *dist));
   PetscCall(PetscFree(dest));
   PetscCall(PetscFree(starts));
   PetscFunctionReturn(PETSC_SUCCESS);
