@@ -9,8 +9,8 @@
 #include <string.h>
 
 #define CELL_SAMPLE_MIN 16384
-#define CELL_SAMPLE_PER 256   /* sample rows per rank at least */
-#define RETURN_ROWS     65536 /* graph rows a rank sends per round when returning them */
+#define CELL_SAMPLE_PER 256  /* sample rows per rank at least */
+#define RETURN_ROWS     8192 /* graph rows a rank sends per round (buffers > ~32 MB freed here were not reused) */
 
 typedef struct {
   int    *dim, *left, *right, *rank; /* node arrays (2P - 1 nodes); leaves have dim = -1 */
