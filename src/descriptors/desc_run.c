@@ -190,6 +190,7 @@ static PetscErrorCode setup_from_traj(pm_descriptors_t *d, pm_traj_t *traj, int6
   PetscCall(pm_traj_get_species(traj, &nsp, &sp));
   PetscCall(pm_traj_get_extra_columns(traj, &nex, &ex));
   PetscCall(pm_descriptors_setup(d, nsp, sp, nex, ex));
+  PetscCall(pm_pca_check_dim(d->pca, d->dim)); /* a bad -pca_components fails before any frame */
   PetscCall(pm_traj_get_num_frames(traj, &d->nframes));
   PetscCheck(d->nframes > 0, d->comm, PETSC_ERR_USER_INPUT, "descriptors: the trajectory has no selected frames; check -frames");
   PetscCall(PetscMalloc1(d->nframes + 1, offset));
