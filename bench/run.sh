@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: runs every bench/bench_*.sh (each prints a table and writes bench/results/*.json).
-# BENCH=regex selects scripts; PM_BENCH_SIZES overrides sizes where a script supports it.
+# BENCH=regex selects scripts; sizes are reduced by each script's PM_BENCH_* variables (see the
+# script headers); PM_BENCH_STUDY=1 also runs the parameter studies (bench/*_study.sh).
 set -u
 cd "$(dirname "$0")/.."
 export BIN="${BIN:-bin}" BB="${BB:-build/bench}"
@@ -13,6 +14,10 @@ mkdir -p bench/results "$BENCH_TMP"
 status=0
 for b in bench/bench_*.sh; do
   if [ -n "${BENCH:-}" ] && ! [[ "$b" =~ $BENCH ]]; then continue; fi
+  # parameter studies take much longer than the benchmarks: only on request
+  if [[ "$b" == *_study.sh ]] && [ -z "${PM_BENCH_STUDY:-}" ] && [ -z "${BENCH:-}" ]; then
+    echo "== $b skipped (set PM_BENCH_STUDY=1 or BENCH=study to run it; over 30 min)"; continue
+  fi
   echo "== $b"
   bash "$b" || { echo "bench $b failed"; status=1; }
 done
