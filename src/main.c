@@ -28,6 +28,9 @@ typedef struct {
 } config_t;
 
 typedef struct {
+  pm_rows_t        *X;     /* the N x D matrix of the run (input or descriptors) */
+  pm_graph_t       *graph; /* kNN graph */
+  pm_traj_t        *traj;
   pm_descriptors_t *desc;
   pm_knn_t         *knn;
   pm_id_t          *id;
@@ -114,6 +117,9 @@ static PetscErrorCode stages_create(MPI_Comm comm, stages_t *s)
 static PetscErrorCode stages_destroy(stages_t *s)
 {
   PetscFunctionBeginUser;
+  PetscCall(pm_graph_destroy(&s->graph));
+  PetscCall(pm_rows_destroy(&s->X));
+  PetscCall(pm_traj_destroy(&s->traj));
   PetscCall(pm_report_destroy(&s->rep));
   PetscCall(pm_cluster_destroy(&s->cl));
   PetscCall(pm_density_destroy(&s->den));
@@ -149,12 +155,10 @@ static PetscErrorCode write_root_attributes(MPI_Comm comm, const config_t *c, pm
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Everything that touches the output file; any error leaves through here and the caller discards. */
+/* Everything that touches the output file; any error leaves through here and the caller discards
+ * the output and frees what the stages hold (s owns every intermediate result). */
 static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, pm_output_t *out)
 {
-  pm_rows_t     *X     = NULL;
-  pm_graph_t    *graph = NULL;
-  pm_traj_t     *traj  = NULL;
   PetscLogStage  lst[ST_COUNT + 1];
   double         t0, id_twonn = 0.0, id_err;
 
@@ -170,11 +174,11 @@ static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, 
   t0 = pm_time();
   if (c->run[ST_DESCRIPTORS]) {
     PetscCall(PetscLogStagePush(lst[ST_COUNT]));
-    PetscCall(pm_traj_open(comm, c->input, c->format, &traj));
+    PetscCall(pm_traj_open(comm, c->input, c->format, &s->traj));
     PetscCall(PetscLogStagePop());
     PetscCall(pm_report_stage_begin(s->rep, "descriptors"));
     PetscCall(PetscLogStagePush(lst[ST_DESCRIPTORS]));
-    PetscCall(pm_descriptors_compute(s->desc, traj, &X));
+    PetscCall(pm_descriptors_compute(s->desc, s->traj, &s->X));
     PetscCall(pm_descriptors_write(s->desc, out));
     PetscCall(PetscLogStagePop());
     PetscCall(pm_report_stage_end(s->rep, "descriptors"));
@@ -182,24 +186,24 @@ static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, 
   } else {
     PetscCall(pm_report_stage_begin(s->rep, "input"));
     PetscCall(PetscLogStagePush(lst[ST_COUNT]));
-    PetscCall(pm_matrix_read(comm, c->input, c->format, c->dataset, &X));
+    PetscCall(pm_matrix_read(comm, c->input, c->format, c->dataset, &s->X));
     PetscCall(PetscLogStagePop());
     PetscCall(pm_report_stage_end(s->rep, "input"));
   }
-  PetscCall(pm_report_set_input(s->rep, X->n_global, X->dim));
+  PetscCall(pm_report_set_input(s->rep, s->X->n_global, s->X->dim));
 
   if (c->run[ST_KNN]) {
     PetscCall(pm_report_stage_begin(s->rep, "knn"));
     PetscCall(PetscLogStagePush(lst[ST_KNN]));
-    PetscCall(pm_knn_build(s->knn, &X, &graph));
-    PetscCall(pm_graph_write(graph, out));
+    PetscCall(pm_knn_build(s->knn, &s->X, &s->graph));
+    PetscCall(pm_graph_write(s->graph, out));
     PetscCall(PetscLogStagePop());
     PetscCall(pm_report_stage_end(s->rep, "knn"));
   }
   if (c->run[ST_ID]) {
     PetscCall(pm_report_stage_begin(s->rep, "id"));
     PetscCall(PetscLogStagePush(lst[ST_ID]));
-    PetscCall(pm_id_compute(s->id, graph));
+    PetscCall(pm_id_compute(s->id, s->graph));
     PetscCall(pm_id_write(s->id, out));
     PetscCall(pm_id_get_twonn(s->id, &id_twonn, &id_err));
     PetscCall(PetscLogStagePop());
@@ -214,7 +218,7 @@ static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, 
     }
     PetscCall(pm_report_stage_begin(s->rep, "density"));
     PetscCall(PetscLogStagePush(lst[ST_DENSITY]));
-    PetscCall(pm_density_compute(s->den, X, graph, id_twonn));
+    PetscCall(pm_density_compute(s->den, s->X, s->graph, id_twonn));
     PetscCall(pm_density_write(s->den, out));
     PetscCall(PetscLogStagePop());
     PetscCall(pm_report_stage_end(s->rep, "density"));
@@ -223,7 +227,7 @@ static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, 
   if (c->run[ST_CLUSTER]) {
     PetscCall(pm_report_stage_begin(s->rep, "cluster"));
     PetscCall(PetscLogStagePush(lst[ST_CLUSTER]));
-    PetscCall(pm_cluster_compute(s->cl, X, graph, s->den));
+    PetscCall(pm_cluster_compute(s->cl, s->X, s->graph, s->den));
     PetscCall(pm_cluster_write(s->cl, out));
     PetscCall(PetscLogStagePop());
     PetscCall(pm_report_stage_end(s->rep, "cluster"));
@@ -231,9 +235,6 @@ static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, 
   }
   PetscCall(pm_output_attr_double(out, "/", "wall_seconds", pm_time() - t0));
   PetscCall(pm_report_write(s->rep, out));
-  PetscCall(pm_graph_destroy(&graph));
-  PetscCall(pm_rows_destroy(&X));
-  PetscCall(pm_traj_destroy(&traj));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

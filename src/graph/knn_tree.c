@@ -16,6 +16,7 @@ typedef struct {
 struct knn_tree {
   int        dim, leaf, avx2;
   pm_gidx_t  n, start, nnodes, cap;
+  pm_gidx_t  maxleaf; /* largest leaf: above `leaf` when identical points cannot be split */
   pm_gidx_t *perm; /* tree position -> local row of the block */
   pm_gidx_t *gid;  /* tree position -> global index */
   double    *px;   /* leaf by leaf, transposed: leaf [lo, hi) holds dim rows of hi - lo values */
@@ -123,6 +124,7 @@ PetscErrorCode knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **tree
   for (pm_gidx_t nd = 0; nd < t->nnodes; nd++) {
     node_t *N = &t->nodes[nd];
     if (N->left >= 0) continue;
+    if (N->hi - N->lo > t->maxleaf) t->maxleaf = N->hi - N->lo;
     for (pm_gidx_t p = N->lo; p < N->hi; p++)
       for (int d = 0; d < D; d++) t->px[N->lo * D + d * (N->hi - N->lo) + (p - N->lo)] = b->x[t->perm[p] * D + d];
   }
@@ -291,7 +293,7 @@ PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const p
     for (pm_gidx_t r = 0; r < nq; r++) seq[r] = r;
     order = seq;
   }
-  PetscCall(PetscMalloc1(2 * D + t->leaf + 1, &work));
+  PetscCall(PetscMalloc1(2 * D + t->maxleaf + 1, &work));
   G.glo = work;
   G.ghi = work + D;
   G.d2  = work + 2 * D;
