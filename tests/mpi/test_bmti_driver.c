@@ -128,6 +128,7 @@ int main(int argc, char **argv)
   PetscCall(PetscPushErrorHandler(pm_error_handler, NULL));
   err  = run(PETSC_COMM_WORLD);
   fail = err ? 1 : pm_test_finish_mpi(PETSC_COMM_WORLD);
+  PetscCall(PetscPopErrorHandler());
   PetscCall(PetscFinalize());
   return fail;
 }
