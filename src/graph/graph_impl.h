@@ -106,6 +106,9 @@ PetscErrorCode          knn_tree_destroy(knn_tree_t **t);
 PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B, int64_t *count);
 /* The tree's point order (local row numbers of b): queries in this order share cache. Borrowed. */
 const pm_gidx_t *knn_tree_order(const knn_tree_t *t);
+/* Reorder perm[lo, hi) (indices of rows of x, D columns) so that position m holds the element of
+ * rank m - lo along coordinate d (quickselect; used by the kd-tree and the spatial cuts). */
+void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m);
 
 /* knn_ring.c: run the ring over all ranks' blocks with the given method. */
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *L);

@@ -18,30 +18,6 @@ typedef struct {
   int     n;
 } cut_tree_t;
 
-static void select_nth(pm_gidx_t *idx, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
-{
-  hi--;
-  while (hi > lo) {
-    double    pv = x[idx[lo + (hi - lo) / 2] * D + d];
-    pm_gidx_t i = lo, j = hi;
-    while (i <= j) {
-      while (x[idx[i] * D + d] < pv) i++;
-      while (x[idx[j] * D + d] > pv) j--;
-      if (i <= j) {
-        pm_gidx_t s = idx[i];
-        idx[i++]    = idx[j];
-        idx[j--]    = s;
-      }
-    }
-    if (m <= j)
-      hi = j;
-    else if (m >= i)
-      lo = i;
-    else
-      break;
-  }
-}
-
 /* Node for ranks [r0, r1) over sample rows idx[lo, hi); returns its id. */
 static int cut(cut_tree_t *T, const double *x, int D, pm_gidx_t *idx, pm_gidx_t lo, pm_gidx_t hi, int r0, int r1)
 {
@@ -65,7 +41,7 @@ static int cut(cut_tree_t *T, const double *x, int D, pm_gidx_t *idx, pm_gidx_t 
         best = d;
       }
     }
-    select_nth(idx, x, D, best, lo, hi, m);
+    knn_select_nth(idx, x, D, best, lo, hi, m);
     T->dim[id]   = best;
     T->val[id]   = x[idx[m] * D + best]; /* rows with x[best] < val go left */
     T->left[id]  = cut(T, x, D, idx, lo, m, r0, r0 + h);

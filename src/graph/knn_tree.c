@@ -42,8 +42,7 @@ static void node_box(knn_tree_t *t, const double *x, pm_gidx_t nd)
   }
 }
 
-/* Reorder perm[lo, hi) so that position m holds the element of rank m - lo along coordinate d. */
-static void select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
+void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
 {
   hi--;
   while (hi > lo) {
@@ -87,7 +86,7 @@ static void build_node(knn_tree_t *t, const double *x, pm_gidx_t nd)
   {
     pm_gidx_t m = N->lo + (N->hi - N->lo) / 2, l = t->nnodes, r = t->nnodes + 1;
     PM_ASSERT(t->nnodes + 2 <= t->cap);
-    select_nth(t->perm, x, D, best, N->lo, N->hi, m);
+    knn_select_nth(t->perm, x, D, best, N->lo, N->hi, m);
     t->nnodes += 2;
     t->nodes[l]        = (node_t){N->lo, m, -1, -1};
     t->nodes[r]        = (node_t){m, N->hi, -1, -1};
