@@ -39,7 +39,7 @@ $(BINDIR)/phasemap: $(BUILD)/src/main.o $(BUILD)/libphasemap.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libphasemap.a tests/pm_test.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libphasemap.a tests/pm_test.h tests/pm_test_io.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libphasemap.a -o $@ $(LDLIBS)
 

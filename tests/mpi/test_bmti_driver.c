@@ -6,50 +6,9 @@
  * Asserts zero mallocs during assembly. */
 #include "density/bmti.h"
 #include "pm_test.h"
+#include "pm_test_io.h"
 #include <stdio.h>
 #include <string.h>
-
-static PetscErrorCode read_rows(const char *dir, const char *name, size_t esize, pm_gidx_t start, pm_gidx_t count, int ncol, void *buf)
-{
-  char  path[PETSC_MAX_PATH_LEN];
-  FILE *f;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscSNPrintf(path, sizeof path, "%s/%s", dir, name));
-  f = fopen(path, "rb");
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", path);
-  PetscCheck(fseek(f, (long)(start * ncol * esize), SEEK_SET) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "seek %s", path);
-  PetscCheck(fread(buf, esize, (size_t)(count * ncol), f) == (size_t)(count * ncol), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "short read %s", path);
-  fclose(f);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode dump(MPI_Comm comm, const char *dir, const char *name, const void *v, size_t esize, pm_gidx_t n_local, pm_gidx_t N)
-{
-  int   rank, size, *cnt, *dsp, my = (int)(n_local * esize);
-  char *all = NULL, path[PETSC_MAX_PATH_LEN];
-
-  PetscFunctionBeginUser;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  PetscCall(PetscMalloc2(size, &cnt, size + 1, &dsp));
-  PetscCallMPI(MPI_Gather(&my, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm));
-  dsp[0] = 0;
-  for (int r = 0; r < size; r++) dsp[r + 1] = dsp[r] + (rank == 0 ? cnt[r] : 0);
-  if (rank == 0) PetscCall(PetscMalloc1(N * esize + 1, &all));
-  PetscCallMPI(MPI_Gatherv(v, my, MPI_BYTE, all, cnt, dsp, MPI_BYTE, 0, comm));
-  if (rank == 0) {
-    FILE *f;
-    PetscCall(PetscSNPrintf(path, sizeof path, "%s/%s", dir, name));
-    f = fopen(path, "wb");
-    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
-    fwrite(all, esize, (size_t)N, f);
-    fclose(f);
-    PetscCall(PetscFree(all));
-  }
-  PetscCall(PetscFree2(cnt, dsp));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 static PetscErrorCode run(MPI_Comm comm)
 {
@@ -84,13 +43,13 @@ static PetscErrorCode run(MPI_Comm comm)
   g.ncol = (int)ncol;
   PetscCall(PetscMalloc2(g.n_local * ncol + 1, &g.ind, g.n_local * ncol + 1, &g.dist));
   PetscCall(PetscArrayzero(g.dist, g.n_local * ncol));
-  PetscCall(read_rows(dir, "ind.bin", sizeof(pm_gidx_t), g.row_start, g.n_local, (int)ncol, g.ind));
+  PetscCall(pm_test_read_rows(dir, "ind.bin", sizeof(pm_gidx_t), g.row_start, g.n_local, (int)ncol, g.ind));
   PetscCall(pm_rows_create(comm, N, (int)D, &X));
-  PetscCall(read_rows(dir, "x.bin", sizeof(double), X->row_start, X->n_local, (int)D, X->x));
+  PetscCall(pm_test_read_rows(dir, "x.bin", sizeof(double), X->row_start, X->n_local, (int)D, X->x));
   PetscCall(PetscMalloc6(g.n_local + 1, &kstar, g.n_local + 1, &kl, g.n_local + 1, &ke, g.n_local + 1, &ld, g.n_local + 1, &err, g.n_local + 1, &comp));
-  PetscCall(read_rows(dir, "kstar.bin", sizeof(int64_t), g.row_start, g.n_local, 1, kstar));
-  PetscCall(read_rows(dir, "kl.bin", sizeof(double), g.row_start, g.n_local, 1, kl));
-  PetscCall(read_rows(dir, "ke.bin", sizeof(double), g.row_start, g.n_local, 1, ke));
+  PetscCall(pm_test_read_rows(dir, "kstar.bin", sizeof(int64_t), g.row_start, g.n_local, 1, kstar));
+  PetscCall(pm_test_read_rows(dir, "kl.bin", sizeof(double), g.row_start, g.n_local, 1, kl));
+  PetscCall(pm_test_read_rows(dir, "ke.bin", sizeof(double), g.row_start, g.n_local, 1, ke));
 
   PetscCall(pm_bmti_create(comm, &b));
   PetscCall(pm_bmti_set_from_options(b));
@@ -100,9 +59,9 @@ static PetscErrorCode run(MPI_Comm comm)
   PetscCall(pm_bmti_view(b));
   PetscCall(pm_bmti_get_stats(b, &its, &rnorm, &mallocs, &ncomp));
   PM_TEST(mallocs == 0, "assembly needed %g mallocs (preallocation not exact)", (double)mallocs);
-  PetscCall(dump(comm, out, "log_den.bin", ld, sizeof(double), g.n_local, N));
-  PetscCall(dump(comm, out, "err.bin", err, sizeof(double), g.n_local, N));
-  PetscCall(dump(comm, out, "comp.bin", comp, sizeof(int64_t), g.n_local, N));
+  PetscCall(pm_test_dump(comm, out, "log_den.bin", ld, sizeof(double), g.n_local, N));
+  PetscCall(pm_test_dump(comm, out, "err.bin", err, sizeof(double), g.n_local, N));
+  PetscCall(pm_test_dump(comm, out, "comp.bin", comp, sizeof(int64_t), g.n_local, N));
   if (rank == 0) {
     char  path[PETSC_MAX_PATH_LEN];
     FILE *f;

@@ -6,55 +6,15 @@
  * -no_id skips the id stage (the density stage then needs -density_id). */
 #include <phasemap/id.h>
 #include <phasemap/density.h>
+#include "pm_test_io.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static PetscErrorCode read_rows(MPI_Comm comm, const char *path, size_t esize, pm_gidx_t start, pm_gidx_t count, int ncol, void *buf)
-{
-  FILE *f = fopen(path, "rb");
-
-  PetscFunctionBeginUser;
-  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open %s", path);
-  PetscCheck(fseek(f, (long)(start * ncol * esize), SEEK_SET) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "seek %s", path);
-  PetscCheck(fread(buf, esize, (size_t)(count * ncol), f) == (size_t)(count * ncol), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "short read %s", path);
-  fclose(f);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Gather n_local values of esize bytes to rank 0 and write them to <dir>/<name>.bin. */
-static PetscErrorCode dump(MPI_Comm comm, const char *dir, const char *name, const void *v, size_t esize, pm_gidx_t n_local, pm_gidx_t N)
-{
-  int   rank, size, *cnt, *dsp, my = (int)(n_local * esize);
-  char *all = NULL, path[PETSC_MAX_PATH_LEN];
-
-  PetscFunctionBeginUser;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  PetscCall(PetscMalloc2(size, &cnt, size + 1, &dsp));
-  PetscCallMPI(MPI_Gather(&my, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm));
-  dsp[0] = 0;
-  for (int r = 0; r < size; r++) dsp[r + 1] = dsp[r] + (rank == 0 ? cnt[r] : 0);
-  if (rank == 0) PetscCall(PetscMalloc1(N * esize + 1, &all));
-  PetscCallMPI(MPI_Gatherv(v, my, MPI_BYTE, all, cnt, dsp, MPI_BYTE, 0, comm));
-  if (rank == 0) {
-    FILE *f;
-    PetscCall(PetscSNPrintf(path, sizeof path, "%s/%s.bin", dir, name));
-    f = fopen(path, "wb");
-    PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", path);
-    fwrite(all, esize, (size_t)N, f);
-    fclose(f);
-    PetscCall(PetscFree(all));
-  }
-  PetscCall(PetscFree2(cnt, dsp));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 static PetscErrorCode build_graph(MPI_Comm comm, const char *dir, PetscInt N, PetscInt ncol_file, PetscInt k, PetscBool identical, pm_graph_t **graph)
 {
   int         rank, size;
   pm_graph_t *g;
-  char        path[PETSC_MAX_PATH_LEN];
   pm_gidx_t  *ind;
   double     *dist;
 
@@ -69,10 +29,8 @@ static PetscErrorCode build_graph(MPI_Comm comm, const char *dir, PetscInt N, Pe
   g->ncol = (int)k + 1;
   PetscCall(PetscMalloc2(g->n_local * ncol_file + 1, &ind, g->n_local * ncol_file + 1, &dist));
   if (!identical) {
-    PetscCall(PetscSNPrintf(path, sizeof path, "%s/ind.bin", dir));
-    PetscCall(read_rows(comm, path, sizeof(pm_gidx_t), g->row_start, g->n_local, (int)ncol_file, ind));
-    PetscCall(PetscSNPrintf(path, sizeof path, "%s/dist.bin", dir));
-    PetscCall(read_rows(comm, path, sizeof(double), g->row_start, g->n_local, (int)ncol_file, dist));
+    PetscCall(pm_test_read_rows(dir, "ind.bin", sizeof(pm_gidx_t), g->row_start, g->n_local, (int)ncol_file, ind));
+    PetscCall(pm_test_read_rows(dir, "dist.bin", sizeof(double), g->row_start, g->n_local, (int)ncol_file, dist));
   } else {
     for (pm_gidx_t i = 0; i < g->n_local; i++)
       for (int c = 0; c < ncol_file; c++) {
@@ -161,15 +119,15 @@ static PetscErrorCode run(MPI_Comm comm)
     PetscCall(pm_density_computed(den, (pm_den_kind_t)kind, &has));
     if (!has) continue;
     PetscCall(pm_density_get(den, (pm_den_kind_t)kind, &ld, &er));
-    PetscCall(PetscSNPrintf(name, sizeof name, "%s_log_density", pm_den_kind_names[kind]));
-    PetscCall(dump(comm, out, name, ld, sizeof(double), g->n_local, N));
-    PetscCall(PetscSNPrintf(name, sizeof name, "%s_error", pm_den_kind_names[kind]));
-    PetscCall(dump(comm, out, name, er, sizeof(double), g->n_local, N));
+    PetscCall(PetscSNPrintf(name, sizeof name, "%s_log_density.bin", pm_den_kind_names[kind]));
+    PetscCall(pm_test_dump(comm, out, name, ld, sizeof(double), g->n_local, N));
+    PetscCall(PetscSNPrintf(name, sizeof name, "%s_error.bin", pm_den_kind_names[kind]));
+    PetscCall(pm_test_dump(comm, out, name, er, sizeof(double), g->n_local, N));
   }
   {
     const int64_t *ks;
     PetscCall(pm_density_get_kstar(den, &ks));
-    PetscCall(dump(comm, out, "kstar", ks, sizeof(int64_t), g->n_local, N));
+    PetscCall(pm_test_dump(comm, out, "kstar.bin", ks, sizeof(int64_t), g->n_local, N));
   }
   PetscCall(pm_density_destroy(&den));
   PetscCall(pm_id_destroy(&id));
