@@ -51,6 +51,8 @@ typedef struct {
   pm_gidx_t *g;  /* rows x cap global indices */
   double    *sd; /* scratch for one merge: k + cap */
   pm_gidx_t *sg;
+  double    *td; /* scratch: the entries of the bucket holding the k-th (k + cap) */
+  pm_gidx_t *tg;
 } knn_buf_t;
 
 /* Exact squared distance by a plain loop over the coordinates (the one function that decides

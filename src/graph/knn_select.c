@@ -2,6 +2,9 @@
  * (distance, global index), the total order every result of the kNN stage follows. */
 #include "graph/graph_impl.h"
 #include <math.h>
+#if defined(__SSE2__)
+  #include <emmintrin.h>
+#endif
 
 PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, int k, pm_gidx_t *ind, double *dist)
 {
@@ -35,6 +38,7 @@ PetscErrorCode knn_buf_create(int rows, int cap, int k, knn_buf_t *B)
   PetscCall(PetscCalloc1(rows, &B->cnt));
   PetscCall(PetscMalloc2((size_t)rows * cap, &B->d2, (size_t)rows * cap, &B->g));
   PetscCall(PetscMalloc2(k + cap, &B->sd, k + cap, &B->sg));
+  PetscCall(PetscMalloc2(k + cap, &B->td, k + cap, &B->tg));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -44,6 +48,7 @@ PetscErrorCode knn_buf_destroy(knn_buf_t *B)
   PetscCall(PetscFree(B->cnt));
   PetscCall(PetscFree2(B->d2, B->g));
   PetscCall(PetscFree2(B->sd, B->sg));
+  PetscCall(PetscFree2(B->td, B->tg));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -118,21 +123,89 @@ static void sort_pairs(double *d, pm_gidx_t *g, int n)
     for (int b = a; b > 0 && before(d[b], g[b], d[b - 1], g[b - 1]); b--) swap(d, g, b, b - 1);
 }
 
+#define KNN_NBUCKET 256
+
+/* Write the m smallest of d/g[0..n) (by distance, then index; 1 <= m < n) to D/G[0..m), in no
+ * particular order, and return the largest of them. The distances are binned by the monotone map
+ * b(x) = min(floor((x - lo) * s), NB - 1): a lower bucket means a strictly smaller distance, so
+ * every entry below the bucket kb holding the m-th is kept, and only the few entries of kb are
+ * ordered (by the quickselect on (distance, index)). Two linear, branch-free passes instead of a
+ * quickselect that swaps every pair several times. */
+static double select_into(const double *d, const pm_gidx_t *g, int n, int m, double *D, pm_gidx_t *G, double *td, pm_gidx_t *tg)
+{
+  double lo = d[0], hi = d[0], s, mx;
+  int    cnt[KNN_NBUCKET] = {0}, kb = 0, below = 0, p = 0, q = 0, need;
+
+  for (int c = 1; c < n; c++) {
+    lo = d[c] < lo ? d[c] : lo;
+    hi = d[c] > hi ? d[c] : hi;
+  }
+  if (!(hi > lo)) { /* all distances equal: the index decides */
+    for (int c = 0; c < n; c++) {
+      td[c] = d[c];
+      tg[c] = g[c];
+    }
+    select_smallest(td, tg, n, m - 1);
+    for (int c = 0; c < m; c++) {
+      D[c] = td[c];
+      G[c] = tg[c];
+    }
+    return lo;
+  }
+  s = KNN_NBUCKET / (hi - lo);
+#define BUCKET(x) ((int)(((x) - lo) * s) < KNN_NBUCKET - 1 ? (int)(((x) - lo) * s) : KNN_NBUCKET - 1)
+  for (int c = 0; c < n; c++) cnt[BUCKET(d[c])]++;
+  while (below + cnt[kb] < m) below += cnt[kb++];
+  for (int c = 0; c < n; c++) {
+    int b = BUCKET(d[c]);
+    D[p]  = d[c];
+    G[p]  = g[c];
+    p += b < kb;
+    td[q] = d[c];
+    tg[q] = g[c];
+    q += b == kb;
+  }
+#undef BUCKET
+  need = m - below; /* 1 <= need <= q */
+  if (need < q) {
+    select_smallest(td, tg, q, need - 1);
+    mx = td[need - 1];
+  } else {
+    mx = td[0];
+    for (int c = 1; c < q; c++) mx = td[c] > mx ? td[c] : mx;
+  }
+  for (int c = 0; c < need; c++) {
+    D[below + c] = td[c];
+    G[below + c] = tg[c];
+  }
+  return mx;
+}
+
+/* sqrt of n values (correctly rounded, as sqrt(); SSE2 has no errno path to branch around) */
+static void sqrt_n(const double *x, double *y, int n)
+{
+  int c = 0;
+#if defined(__SSE2__)
+  for (; c + 2 <= n; c += 2) _mm_storeu_pd(y + c, _mm_sqrt_pd(_mm_loadu_pd(x + c)));
+#endif
+  for (; c < n; c++) y[c] = sqrt(x[c]);
+}
+
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 {
-  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap;
+  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
   pm_gidx_t *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
   int        f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
 
   if (nb == 0) return;
   B->cnt[r] = 0;
   if (n <= k) { /* room for all */
-    for (int c = 0; c < nb; c++) {
-      D[f + c] = sqrt(bd[c]);
-      G[f + c] = bg[c];
-    }
+    sqrt_n(bd, D + f, nb);
+    for (int c = 0; c < nb; c++) G[f + c] = bg[c];
     L->fill[i] = n;
     if (n < k) return;
+    mx = 0.0;
+    for (int c = 0; c < k; c++) mx = D[c] > mx ? D[c] : mx;
   } else {
     double    *sd = B->sd;
     pm_gidx_t *sg = B->sg;
@@ -140,22 +213,12 @@ void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
       sd[c] = D[c];
       sg[c] = G[c];
     }
-    for (int c = 0; c < nb; c++) {
-      sd[f + c] = sqrt(bd[c]);
-      sg[f + c] = bg[c];
-    }
-    select_smallest(sd, sg, n, k - 1); /* the k-th smallest at k-1, smaller ones before it */
-    for (int c = 0; c < k; c++) {
-      D[c] = sd[c];
-      G[c] = sg[c];
-    }
+    sqrt_n(bd, sd + f, nb);
+    for (int c = 0; c < nb; c++) sg[f + c] = bg[c];
+    mx         = select_into(sd, sg, n, k, D, G, B->td, B->tg);
     L->fill[i] = k;
   }
-  {
-    double mx = 0.0;
-    for (int c = 0; c < k; c++) mx = D[c] > mx ? D[c] : mx;
-    L->bound2[i] = mx * mx * (1.0 + 1e-12) + 1e-300;
-  }
+  L->bound2[i] = mx * mx * (1.0 + 1e-12) + 1e-300;
 }
 
 void knn_lists_finish(knn_lists_t *L)

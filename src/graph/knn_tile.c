@@ -11,7 +11,7 @@
 
 size_t knn_brute_work_size(const pm_knn_t *knn)
 {
-  return (size_t)knn->tile * (size_t)(knn->tile + 2) + 1;
+  return 3 * (size_t)knn->tile * (size_t)knn->tile + 16; /* C, pair distances, pair rows + columns (+ slack for the AVX-512 collect) */
 }
 
 double knn_tile_tol(int dim)
@@ -34,27 +34,27 @@ void knn_brute_augment(const knn_block_t *b, const double *mu, double *ba)
   }
 }
 
-/* Exact squared distances of q to the rows x + idx[c] * D, four independent sums at a time (for
- * instruction-level parallelism); each sum runs over the coordinates in order, as knn_dist2. */
-static void exact_dist2(const double *q, const double *x, int D, const int *idx, int n, double *out)
+/* Exact squared distances of the candidate pairs (query row qr[p], block row bc[p]), eight
+ * independent sums at a time so the additions pipeline instead of waiting on each other; each sum
+ * still runs over the coordinates in order, as knn_dist2, so the bits are knn_dist2's. */
+static void exact_pairs(const double *qx, const double *bx, int D, const int *qr, const int *bc, int np, double *out)
 {
-  int c = 0;
-  for (; c + 4 <= n; c += 4) {
-    const double *a = x + (size_t)idx[c] * D, *b = x + (size_t)idx[c + 1] * D, *e = x + (size_t)idx[c + 2] * D, *f = x + (size_t)idx[c + 3] * D;
-    double        s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    for (int d = 0; d < D; d++) {
-      double t0 = q[d] - a[d], t1 = q[d] - b[d], t2 = q[d] - e[d], t3 = q[d] - f[d];
-      s0 += t0 * t0;
-      s1 += t1 * t1;
-      s2 += t2 * t2;
-      s3 += t3 * t3;
+  int p = 0;
+  for (; p + 8 <= np; p += 8) {
+    const double *a[8], *b[8];
+    double        s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int u = 0; u < 8; u++) {
+      a[u] = qx + (size_t)qr[p + u] * D;
+      b[u] = bx + (size_t)bc[p + u] * D;
     }
-    out[c]     = s0;
-    out[c + 1] = s1;
-    out[c + 2] = s2;
-    out[c + 3] = s3;
+    for (int d = 0; d < D; d++)
+      for (int u = 0; u < 8; u++) {
+        double t = a[u][d] - b[u][d];
+        s[u] += t * t;
+      }
+    for (int u = 0; u < 8; u++) out[p + u] = s[u];
   }
-  for (; c < n; c++) out[c] = knn_dist2(q, x + (size_t)idx[c] * D, D);
+  for (; p < np; p++) out[p] = knn_dist2(qx + (size_t)qr[p] * D, bx + (size_t)bc[p] * D, D);
 }
 
 /* Column offsets (within the tile) of the entries c[jj] <= t, as a bit mask per 8 entries. */
@@ -70,6 +70,28 @@ __attribute__((target("avx2"))) static int collect_avx2(const double *c, int nj,
       idx[nc++] = jj + __builtin_ctz(m);
       m &= m - 1;
     }
+  }
+  for (; jj < nj; jj++)
+    if (c[jj] <= t) idx[nc++] = jj;
+  return nc;
+}
+
+/* AVX-512: no branch at all; the passing offsets of 16 entries are compressed into one vector and
+ * stored whole (idx needs 16 entries of slack past the last candidate). */
+__attribute__((target("avx512f"))) static int collect_avx512(const double *c, int nj, double t, int *idx)
+{
+  __m512d tv   = _mm512_set1_pd(t);
+  __m512i off  = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512i step = _mm512_set1_epi32(16);
+  int     jj = 0, nc = 0;
+
+  for (; jj + 16 <= nj; jj += 16) {
+    __mmask8  lo = _mm512_cmp_pd_mask(_mm512_loadu_pd(c + jj), tv, _CMP_LE_OQ);
+    __mmask8  hi = _mm512_cmp_pd_mask(_mm512_loadu_pd(c + jj + 8), tv, _CMP_LE_OQ);
+    __mmask16 m  = (__mmask16)(lo | ((unsigned)hi << 8));
+    _mm512_storeu_si512((void *)(idx + nc), _mm512_maskz_compress_epi32(m, off));
+    nc += __builtin_popcount(m);
+    off = _mm512_add_epi32(off, step);
   }
   for (; jj < nj; jj++)
     if (c[jj] <= t) idx[nc++] = jj;
@@ -94,32 +116,41 @@ static int collect_sse2(const double *c, int nj, double t, int *idx)
   return nc;
 }
 
+typedef int (*collect_fn)(const double *, int, double, int *);
+
+static collect_fn pick_collect(void)
+{
+  if (__builtin_cpu_supports("avx512f")) return collect_avx512;
+  if (__builtin_cpu_supports("avx2")) return collect_avx2;
+  return collect_sse2;
+}
+
 PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work)
 {
-  int       D = q->dim, T = knn->tile, A = D + 1;
-  double   *C = work, *d2 = C + (size_t)T * T;
-  int      *idx  = (int *)(d2 + T); /* T ints fit in the T doubles reserved after d2 */
-  double    tol  = knn_tile_tol(D);
-  PetscBool avx2 = __builtin_cpu_supports("avx2") ? PETSC_TRUE : PETSC_FALSE;
+  int        D = q->dim, T = knn->tile, A = D + 1;
+  double    *C = work, *d2 = C + (size_t)T * T;  /* T x T tile, then T x T pair distances */
+  int       *pr = (int *)(d2 + (size_t)T * T), *pc = pr + (size_t)T * T; /* pairs: row, column */
+  double     tol     = knn_tile_tol(D);
+  collect_fn collect = pick_collect();
 
   PetscFunctionBeginUser;
   PM_ASSERT(B->rows >= ni && ni <= T);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
   for (pm_gidx_t j0 = 0; j0 < b->n; j0 += T) {
-    int         nj = (int)(b->n - j0 < T ? b->n - j0 : T);
-    const char *xb = (const char *)(b->x + j0 * D);
-    /* the candidates of this tile are measured on these input rows: have them in cache by then
-       (a large block lives in memory, and candidates hit it at random) */
-    for (size_t off = 0; off < (size_t)nj * D * sizeof(double); off += 64) __builtin_prefetch(xb + off);
+    int           nj = (int)(b->n - j0 < T ? b->n - j0 : T), np = 0;
+    const double *xb = b->x + j0 * D;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, nj, A, 1.0, qa + i0 * A, A, ba + j0 * A, A, 0.0, C, nj);
+    /* the filter for every row of the tile first, then the exact distances of all the pairs that
+       passed in one batch (independent sums), then the offers in row order */
     for (int ii = 0; ii < ni; ii++) {
-      pm_gidx_t i  = i0 + ii;
-      double    t  = L->bound2[i] - qn[i] * (1.0 - tol);
-      int       nc = avx2 ? collect_avx2(C + (size_t)ii * nj, nj, t, idx) : collect_sse2(C + (size_t)ii * nj, nj, t, idx);
-      if (!nc) continue;
-      exact_dist2(q->x + i * D, b->x + j0 * D, D, idx, nc, d2);
-      for (int e = 0; e < nc; e++) knn_offer(L, B, ii, i, d2[e], b->start + j0 + idx[e]);
+      double t  = L->bound2[i0 + ii] - qn[i0 + ii] * (1.0 - tol);
+      int    nc = collect(C + (size_t)ii * nj, nj, t, pc + np);
+      for (int e = 0; e < nc; e++) pr[np + e] = ii;
+      np += nc;
     }
+    if (!np) continue;
+    exact_pairs(q->x + i0 * D, xb, D, pr, pc, np, d2);
+    for (int e = 0; e < np; e++) knn_offer(L, B, pr[e], i0 + pr[e], d2[e], b->start + j0 + pc[e]);
   }
   for (int ii = 0; ii < ni; ii++) knn_flush(L, B, ii, i0 + ii);
   PetscCall(PetscLogFlops(2.0 * (double)ni * (double)b->n * A));
