@@ -5,7 +5,8 @@
 #define PM_KNN_K_DEFAULT    100
 #define PM_KNN_TILE_DEFAULT 256
 #define PM_KNN_LEAF_DEFAULT 24
-#define KNN_TREE_BUF        64 /* candidate buffer of a tree query: small, the bound prunes */
+#define KNN_TREE_BUF        64   /* candidate buffer of a tree query: small, the bound prunes */
+#define KNN_ROW_GROUP       1024 /* brute force: local rows searched together (see knn_brute_group) */
 
 struct pm_knn {
   MPI_Comm        comm; /* duplicated: ring messages match nobody else's */
@@ -89,10 +90,17 @@ void knn_lists_finish(knn_lists_t *L);
 
 /* knn_tile.c: brute force. The dgemm tiles use coordinates centred on mu, augmented so that one
  * product gives the filter value: query rows qa = [q - mu, 1] (D + 1 wide, qn = |q - mu|^2) and
- * block rows ba = [-2 (y - mu), |y - mu|^2 (1 - 2 tol)] (knn_brute_augment). Candidates are then
+ * block rows ba = [-2 (y - mu), |y - mu|^2 (1 - 2 tol)] (knn_brute_augment), both packed per tile. Candidates are then
  * measured exactly on the input coordinates. */
-void knn_brute_augment(const knn_block_t *b, const double *mu, double *ba);
-/* Local rows [i0, i0 + ni) (ni <= tile) against all of block b; flushes their buffers at the end. */
+/* Doubles of n rows packed for the tiles (per tile of T rows one (D + 1) x T coordinate-major
+ * block). */
+size_t knn_brute_pack_size(pm_gidx_t n, int dim, int tile);
+void   knn_brute_pack_queries(const knn_block_t *q, const double *mu, int tile, double *qa, double *qn);
+void   knn_brute_augment(const knn_block_t *b, const double *mu, int tile, double *ba);
+/* Rows per brute-force group: the tile times max(1, KNN_ROW_GROUP / tile). */
+int knn_brute_group(const pm_knn_t *knn);
+/* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b;
+ * flushes their buffers at the end. */
 PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);

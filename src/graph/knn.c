@@ -71,7 +71,7 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscOptionsEnd();
   /* checked after the options block, so that an error leaves nothing half-open */
   if (kset) PetscCall(pm_knn_set_k(knn, (int)k));
-  PetscCheck(tile >= 8 && tile <= 8192, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 8192]; the default 256 suits most caches", (int)tile);
+  PetscCheck(tile >= 8 && tile <= 2048, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 2048]; the default %d suits most caches", (int)tile, PM_KNN_TILE_DEFAULT);
   PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
   knn->tile = (int)tile;
   knn->leaf = (int)leaf;

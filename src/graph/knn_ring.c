@@ -37,21 +37,12 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
   }
   PetscCall(PetscFree(loc));
-  /* augmented centred rows [x - mu, 1] and |x - mu|^2 for the tiles (see knn_tile.c) */
-  PetscCall(PetscMalloc1(q->n * (D + 1) + 1, &c->qc));
+  /* augmented centred rows [x - mu, 1] packed per tile, and |x - mu|^2 (see knn_tile.c) */
+  PetscCall(PetscMalloc1(knn_brute_pack_size(q->n, D, c->knn->tile), &c->qc));
   PetscCall(PetscMalloc1(q->n + 1, &c->qn));
-  for (pm_gidx_t i = 0; i < q->n; i++) {
-    double s = 0.0;
-    for (int d = 0; d < D; d++) {
-      double t               = q->x[i * D + d] - c->mu[d];
-      c->qc[i * (D + 1) + d] = t;
-      s += t * t;
-    }
-    c->qc[i * (D + 1) + D] = 1.0;
-    c->qn[i]               = s;
-  }
+  knn_brute_pack_queries(q, c->mu, c->knn->tile, c->qc, c->qn);
   PetscCall(PetscMalloc1(knn_brute_work_size(c->knn), &c->work));
-  PetscCall(PetscMalloc1(nmax * (D + 1) + 1, &c->ba));
+  PetscCall(PetscMalloc1(knn_brute_pack_size(nmax, D, c->knn->tile), &c->ba));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -71,10 +62,10 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
 
   PetscFunctionBeginUser;
   if (c->method == PM_KNN_BRUTE) {
-    int T = c->knn->tile;
-    knn_brute_augment(b, c->mu, c->ba);
-    for (pm_gidx_t i0 = 0; i0 < q->n; i0 += T) { /* a row tile against the whole block */
-      int ni = (int)(q->n - i0 < T ? q->n - i0 : T);
+    int G = knn_brute_group(c->knn);
+    knn_brute_augment(b, c->mu, c->knn->tile, c->ba);
+    for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
+      int ni = (int)(q->n - i0 < G ? q->n - i0 : G);
       PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->h, &c->buf, c->work));
       PetscCall(test_requests(nreq, req));
       c->done += ni * b->n;
@@ -172,7 +163,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   c.h      = h;
   if (method == PM_KNN_BRUTE) {
     PetscCall(brute_setup(&c, nmax));
-    PetscCall(knn_buf_create(knn->tile, PetscMax(h->k, 64), h->k, &c.buf));
+    PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
   } else
     PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
   PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));

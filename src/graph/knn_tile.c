@@ -11,7 +11,7 @@
 
 size_t knn_brute_work_size(const pm_knn_t *knn)
 {
-  return 3 * (size_t)knn->tile * (size_t)knn->tile + 16; /* C, pair distances, pair rows + columns (+ slack for the AVX-512 collect) */
+  return 3 * (size_t)knn->tile * (size_t)knn->tile + 32; /* C, pair distances, pair rows + columns (+ slack for the AVX-512 collect) */
 }
 
 double knn_tile_tol(int dim)
@@ -19,18 +19,46 @@ double knn_tile_tol(int dim)
   return (2.0 * dim + 16.0) * DBL_EPSILON;
 }
 
-void knn_brute_augment(const knn_block_t *b, const double *mu, double *ba)
+size_t knn_brute_pack_size(pm_gidx_t n, int dim, int tile)
+{
+  return (size_t)((n + tile - 1) / tile) * (size_t)tile * (size_t)(dim + 1) + 1;
+}
+
+/* Tile t of the rows (rows tT .. tT + T - 1) is one contiguous (D + 1) x T block, coordinate-major
+ * (entry (d, r) at d T + r): the dgemm reads short contiguous rows with a small leading dimension,
+ * the shape OpenBLAS runs fastest (its small-matrix kernel, no packing). */
+static inline double *packed(double *p, pm_gidx_t r, int D, int T, int d)
+{
+  return p + (size_t)(r / T) * (size_t)(D + 1) * (size_t)T + (size_t)d * (size_t)T + (size_t)(r % T);
+}
+
+void knn_brute_pack_queries(const knn_block_t *q, const double *mu, int T, double *qa, double *qn)
+{
+  int D = q->dim;
+  for (pm_gidx_t i = 0; i < q->n; i++) {
+    double s = 0.0;
+    for (int d = 0; d < D; d++) {
+      double t                 = q->x[i * D + d] - mu[d];
+      *packed(qa, i, D, T, d) = t;
+      s += t * t;
+    }
+    *packed(qa, i, D, T, D) = 1.0;
+    qn[i]                   = s;
+  }
+}
+
+void knn_brute_augment(const knn_block_t *b, const double *mu, int T, double *ba)
 {
   int    D   = b->dim;
   double tol = knn_tile_tol(D);
   for (pm_gidx_t j = 0; j < b->n; j++) {
-    double s = 0.0, *r = ba + j * (D + 1);
+    double s = 0.0;
     for (int d = 0; d < D; d++) {
-      double t = b->x[j * D + d] - mu[d];
-      r[d]     = -2.0 * t;
+      double t                 = b->x[j * D + d] - mu[d];
+      *packed(ba, j, D, T, d) = -2.0 * t;
       s += t * t;
     }
-    r[D] = s * (1.0 - 2.0 * tol);
+    *packed(ba, j, D, T, D) = s * (1.0 - 2.0 * tol);
   }
 }
 
@@ -57,66 +85,89 @@ static void exact_pairs(const double *qx, const double *bx, int D, const int *qr
   for (; p < np; p++) out[p] = knn_dist2(qx + (size_t)qr[p] * D, bx + (size_t)bc[p] * D, D);
 }
 
-/* Column offsets (within the tile) of the entries c[jj] <= t, as a bit mask per 8 entries. */
-__attribute__((target("avx2"))) static int collect_avx2(const double *c, int nj, double t, int *idx)
+/* The filter of a whole tile: the pairs (row, column) of the ns x nj tile C with C[r][j] <= t[r],
+ * appended in row order to pr/pc; returns their number. Three versions chosen at run time. The
+ * AVX-512 one has no branch in the loop: the passing columns of 16 entries are compressed into
+ * one vector and stored whole (pr and pc need 16 entries of slack past the last pair). */
+__attribute__((target("avx512f"))) static int collect_avx512(const double *C, int ns, int nj, const double *t, int *pr, int *pc)
 {
-  __m256d tv = _mm256_set1_pd(t);
-  int     jj = 0, nc = 0;
+  const __m512i step = _mm512_set1_epi32(16), iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int           np   = 0;
 
-  for (; jj + 8 <= nj; jj += 8) {
-    unsigned m = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(c + jj), tv, _CMP_LE_OQ));
-    m |= (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(c + jj + 4), tv, _CMP_LE_OQ)) << 4;
-    while (m) {
-      idx[nc++] = jj + __builtin_ctz(m);
-      m &= m - 1;
+  for (int r = 0; r < ns; r++) {
+    const double *c   = C + (size_t)r * nj;
+    __m512d       tv  = _mm512_set1_pd(t[r]);
+    __m512i       off = iota, rv = _mm512_set1_epi32(r);
+    int           jj  = 0;
+    for (; jj + 16 <= nj; jj += 16) {
+      __mmask16 m = _mm512_kunpackb(_mm512_cmp_pd_mask(_mm512_loadu_pd(c + jj + 8), tv, _CMP_LE_OQ), _mm512_cmp_pd_mask(_mm512_loadu_pd(c + jj), tv, _CMP_LE_OQ));
+      _mm512_storeu_si512((void *)(pc + np), _mm512_maskz_compress_epi32(m, off));
+      _mm512_storeu_si512((void *)(pr + np), rv);
+      np += __builtin_popcount((unsigned)m);
+      off = _mm512_add_epi32(off, step);
     }
+    for (; jj < nj; jj++)
+      if (c[jj] <= t[r]) {
+        pr[np]   = r;
+        pc[np++] = jj;
+      }
   }
-  for (; jj < nj; jj++)
-    if (c[jj] <= t) idx[nc++] = jj;
-  return nc;
+  return np;
 }
 
-/* AVX-512: no branch at all; the passing offsets of 16 entries are compressed into one vector and
- * stored whole (idx needs 16 entries of slack past the last candidate). */
-__attribute__((target("avx512f"))) static int collect_avx512(const double *c, int nj, double t, int *idx)
+__attribute__((target("avx2"))) static int collect_avx2(const double *C, int ns, int nj, const double *t, int *pr, int *pc)
 {
-  __m512d tv   = _mm512_set1_pd(t);
-  __m512i off  = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m512i step = _mm512_set1_epi32(16);
-  int     jj = 0, nc = 0;
+  int np = 0;
 
-  for (; jj + 16 <= nj; jj += 16) {
-    __mmask8  lo = _mm512_cmp_pd_mask(_mm512_loadu_pd(c + jj), tv, _CMP_LE_OQ);
-    __mmask8  hi = _mm512_cmp_pd_mask(_mm512_loadu_pd(c + jj + 8), tv, _CMP_LE_OQ);
-    __mmask16 m  = (__mmask16)(lo | ((unsigned)hi << 8));
-    _mm512_storeu_si512((void *)(idx + nc), _mm512_maskz_compress_epi32(m, off));
-    nc += __builtin_popcount(m);
-    off = _mm512_add_epi32(off, step);
-  }
-  for (; jj < nj; jj++)
-    if (c[jj] <= t) idx[nc++] = jj;
-  return nc;
-}
-
-static int collect_sse2(const double *c, int nj, double t, int *idx)
-{
-  __m128d tv = _mm_set1_pd(t);
-  int     jj = 0, nc = 0;
-
-  for (; jj + 8 <= nj; jj += 8) {
-    unsigned m = 0;
-    for (int p = 0; p < 4; p++) m |= (unsigned)_mm_movemask_pd(_mm_cmple_pd(_mm_loadu_pd(c + jj + 2 * p), tv)) << (2 * p);
-    while (m) {
-      idx[nc++] = jj + __builtin_ctz(m);
-      m &= m - 1;
+  for (int r = 0; r < ns; r++) {
+    const double *c  = C + (size_t)r * nj;
+    __m256d       tv = _mm256_set1_pd(t[r]);
+    int           jj = 0;
+    for (; jj + 8 <= nj; jj += 8) {
+      unsigned m = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(c + jj), tv, _CMP_LE_OQ));
+      m |= (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(c + jj + 4), tv, _CMP_LE_OQ)) << 4;
+      while (m) {
+        pr[np]   = r;
+        pc[np++] = jj + __builtin_ctz(m);
+        m &= m - 1;
+      }
     }
+    for (; jj < nj; jj++)
+      if (c[jj] <= t[r]) {
+        pr[np]   = r;
+        pc[np++] = jj;
+      }
   }
-  for (; jj < nj; jj++)
-    if (c[jj] <= t) idx[nc++] = jj;
-  return nc;
+  return np;
 }
 
-typedef int (*collect_fn)(const double *, int, double, int *);
+static int collect_sse2(const double *C, int ns, int nj, const double *t, int *pr, int *pc)
+{
+  int np = 0;
+
+  for (int r = 0; r < ns; r++) {
+    const double *c  = C + (size_t)r * nj;
+    __m128d       tv = _mm_set1_pd(t[r]);
+    int           jj = 0;
+    for (; jj + 8 <= nj; jj += 8) {
+      unsigned m = 0;
+      for (int p = 0; p < 4; p++) m |= (unsigned)_mm_movemask_pd(_mm_cmple_pd(_mm_loadu_pd(c + jj + 2 * p), tv)) << (2 * p);
+      while (m) {
+        pr[np]   = r;
+        pc[np++] = jj + __builtin_ctz(m);
+        m &= m - 1;
+      }
+    }
+    for (; jj < nj; jj++)
+      if (c[jj] <= t[r]) {
+        pr[np]   = r;
+        pc[np++] = jj;
+      }
+  }
+  return np;
+}
+
+typedef int (*collect_fn)(const double *, int, int, const double *, int *, int *);
 
 static collect_fn pick_collect(void)
 {
@@ -125,32 +176,43 @@ static collect_fn pick_collect(void)
   return collect_sse2;
 }
 
+int knn_brute_group(const pm_knn_t *knn)
+{
+  int T = knn->tile;
+  return T * (T < KNN_ROW_GROUP ? KNN_ROW_GROUP / T : 1);
+}
+
 PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work)
 {
   int        D = q->dim, T = knn->tile, A = D + 1;
-  double    *C = work, *d2 = C + (size_t)T * T;  /* T x T tile, then T x T pair distances */
-  int       *pr = (int *)(d2 + (size_t)T * T), *pc = pr + (size_t)T * T; /* pairs: row, column */
+  double    *C = work, *d2 = C + (size_t)T * T; /* T x T tile, then T x T pair distances */
+  int       *pr = (int *)(d2 + (size_t)T * T), *pc = pr + (size_t)T * T + 16; /* pairs: row, column */
   double     tol     = knn_tile_tol(D);
   collect_fn collect = pick_collect();
 
   PetscFunctionBeginUser;
-  PM_ASSERT(B->rows >= ni && ni <= T);
+  PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
+  /* a column tile is used by every row tile of the group while it is in cache: the block (its
+     packed copy and its input rows) streams from memory once per group, not once per row tile */
   for (pm_gidx_t j0 = 0; j0 < b->n; j0 += T) {
-    int           nj = (int)(b->n - j0 < T ? b->n - j0 : T), np = 0;
+    int           nj = (int)(b->n - j0 < T ? b->n - j0 : T);
     const double *xb = b->x + j0 * D;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, nj, A, 1.0, qa + i0 * A, A, ba + j0 * A, A, 0.0, C, nj);
-    /* the filter for every row of the tile first, then the exact distances of all the pairs that
-       passed in one batch (independent sums), then the offers in row order */
-    for (int ii = 0; ii < ni; ii++) {
-      double t  = L->bound2[i0 + ii] - qn[i0 + ii] * (1.0 - tol);
-      int    nc = collect(C + (size_t)ii * nj, nj, t, pc + np);
-      for (int e = 0; e < nc; e++) pr[np + e] = ii;
-      np += nc;
+    /* the candidates are measured on these input rows: have them in cache by then */
+    for (size_t off = 0; off < (size_t)nj * D * sizeof(double); off += 64) __builtin_prefetch((const char *)xb + off);
+    for (int s0 = 0; s0 < ni; s0 += T) {
+      int       ns = ni - s0 < T ? ni - s0 : T, np = 0;
+      pm_gidx_t r0 = i0 + s0;
+      /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
+      /* the filter for every row of the tile first, then the exact distances of all the pairs
+         that passed in one batch (independent sums), then the offers in row order */
+      for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
+      np = collect(C, ns, nj, d2, pr, pc);
+      if (!np) continue;
+      exact_pairs(q->x + r0 * D, xb, D, pr, pc, np, d2);
+      for (int e = 0; e < np; e++) knn_offer(L, B, s0 + pr[e], r0 + pr[e], d2[e], b->start + j0 + pc[e]);
     }
-    if (!np) continue;
-    exact_pairs(q->x + i0 * D, xb, D, pr, pc, np, d2);
-    for (int e = 0; e < np; e++) knn_offer(L, B, pr[e], i0 + pr[e], d2[e], b->start + j0 + pc[e]);
   }
   for (int ii = 0; ii < ni; ii++) knn_flush(L, B, ii, i0 + ii);
   PetscCall(PetscLogFlops(2.0 * (double)ni * (double)b->n * A));
