@@ -1,0 +1,134 @@
+/* Coordinate frame of a kd-tree. Data that lies on (or very near) a linear subspace of dimension
+ * m < D is searched in the frame of its principal axes: z = R (x - mu) with the m leading
+ * eigenvectors of the block's covariance as rows of R. Boxes, splits and a first distance filter
+ * then work on m coordinates instead of D, and boxes that follow the data are much tighter.
+ *
+ * The frame only prunes; every distance that decides an order is still knn_dist2 on the input
+ * coordinates. Pruning stays exact through a rigorous bound: if knn_dist2(x, y) <= b then the
+ * computed squared frame distance (or box distance) s of the pair satisfies s <= T(b), with
+ *   T(b) = ((1 + eta) sqrt(b / (1 - g(D + 2))) + e(x) + e(y))^2 (1 + g(m + 3)) (1 + 16 u),
+ * u the unit roundoff, g(n) = n u / (1 - n u), eta >= |R|_2 - 1 (R is orthonormal only to
+ * rounding; eta comes from |R R^T - I|_F), and e(x) = cE |x - mu| bounds the rounding error of the
+ * computed z (|z_computed - R (x - mu)| <= g(D + 2) (1 + eta) sqrt(m) |x - mu|; cE doubles it). The
+ * dropped axes only make s smaller, so any m is valid; m only decides how well the frame prunes. */
+#include "graph/knn_frame.h"
+#include <float.h>
+#include <petscblaslapack.h>
+
+#define FRAME_SAMPLE 32768 /* rows of the block used for the covariance (strided) */
+#define FRAME_RESID  1e-6  /* drop trailing axes holding at most this fraction of the variance */
+
+static double gam(int n)
+{
+  double u = 0.5 * DBL_EPSILON;
+  return n * u / (1.0 - n * u);
+}
+
+void knn_frame_identity(int dim, knn_frame_t *F)
+{
+  *F = (knn_frame_t){dim, dim, dim, NULL, NULL, 1.0, 0.0, 1.0, 1.0};
+}
+
+/* Covariance of a strided sample of b around its mean (mu); cov is dim x dim. */
+static void sample_cov(const knn_block_t *b, double *mu, double *cov)
+{
+  int       D  = b->dim;
+  pm_gidx_t ns = PetscMin(b->n, (pm_gidx_t)FRAME_SAMPLE);
+
+  for (int d = 0; d < D; d++) mu[d] = 0.0;
+  for (int e = 0; e < D * D; e++) cov[e] = 0.0;
+  for (pm_gidx_t s = 0; s < ns; s++)
+    for (int d = 0; d < D; d++) mu[d] += b->x[(s * b->n / ns) * D + d];
+  for (int d = 0; d < D; d++) mu[d] /= (double)ns;
+  for (pm_gidx_t s = 0; s < ns; s++) {
+    const double *x = b->x + (s * b->n / ns) * D;
+    for (int d = 0; d < D; d++)
+      for (int e = 0; e <= d; e++) cov[d * D + e] += (x[d] - mu[d]) * (x[e] - mu[e]);
+  }
+  for (int d = 0; d < D; d++)
+    for (int e = 0; e <= d; e++) cov[e * D + d] = cov[d * D + e];
+}
+
+/* Leading m of the eigenvalues lam (ascending, from dsyev) that hold all but FRAME_RESID of the
+ * variance; 0 when the sample has no spread. */
+static int frame_rank(const double *lam, int D)
+{
+  double tot = 0.0, tail = 0.0;
+  int    m   = D;
+
+  for (int d = 0; d < D; d++) tot += lam[d] > 0.0 ? lam[d] : 0.0;
+  if (!(tot > 0.0)) return 0;
+  for (int d = 0; d < D; d++) { /* drop the smallest while the dropped tail stays tiny */
+    tail += lam[d] > 0.0 ? lam[d] : 0.0;
+    if (tail > FRAME_RESID * tot) break;
+    m--;
+  }
+  return m < 1 ? 1 : m;
+}
+
+PetscErrorCode knn_frame_local(const knn_block_t *b, knn_frame_t *F)
+{
+  int          D = b->dim, m;
+  PetscBLASInt bn, lwork = 8 * D + 64, info;
+  double      *mu, *cov, *lam, *work, eta = 0.0;
+
+  PetscFunctionBeginUser;
+  knn_frame_identity(D, F);
+  if (b->n < 4 * D || D < 4) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscBLASIntCast(D, &bn));
+  PetscCall(PetscMalloc4(D, &mu, D * D, &cov, D, &lam, lwork, &work));
+  sample_cov(b, mu, cov);
+  PetscCallBLAS("LAPACKsyev", LAPACKsyev_("V", "U", &bn, cov, &bn, lam, work, &lwork, &info));
+  m = info == 0 ? frame_rank(lam, D) : D;
+  if (m >= 1 && 2 * m <= D) { /* a subspace of at most half the dimensions: rotate */
+    int mp = (m + 3) / 4 * 4;
+    F->m   = m;
+    F->mp  = mp;
+    PetscCall(PetscCalloc1(mp * D, &F->R));
+    PetscCall(PetscMalloc1(D, &F->mu));
+    for (int d = 0; d < D; d++) F->mu[d] = mu[d];
+    for (int j = 0; j < m; j++) /* eigenvector of the j-th largest eigenvalue: column D-1-j */
+      for (int d = 0; d < D; d++) F->R[j * D + d] = cov[(D - 1 - j) * D + d];
+    for (int i = 0; i < m; i++) /* eta >= |R R^T - I|_F plus the rounding of computing it */
+      for (int j = 0; j < m; j++) {
+        double s = i == j ? -1.0 : 0.0;
+        for (int d = 0; d < D; d++) s += F->R[i * D + d] * F->R[j * D + d];
+        eta += s * s;
+      }
+    eta     = PetscSqrtReal(eta) + 4.0 * gam(D + 2) * m;
+    F->grow = 1.0 + eta;
+    F->cE   = 2.0 * gam(D + 2) * (1.0 + eta) * PetscSqrtReal((double)m);
+    F->c1   = 1.0 / (1.0 - gam(D + 2));
+    F->c2   = (1.0 + gam(m + 3)) * (1.0 + 8.0 * DBL_EPSILON);
+  }
+  PetscCall(PetscFree4(mu, cov, lam, work));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void knn_frame_free(knn_frame_t *F)
+{
+  (void)PetscFree(F->R);
+  (void)PetscFree(F->mu);
+  knn_frame_identity(F->dim, F);
+}
+
+double knn_frame_project(const knn_frame_t *F, const double *x, double *z, double *w)
+{
+  int    D  = F->dim;
+  double n2 = 0.0;
+
+  if (!F->R) {
+    for (int d = 0; d < D; d++) z[d] = x[d];
+    return 0.0;
+  }
+  for (int d = 0; d < D; d++) {
+    w[d] = x[d] - F->mu[d];
+    n2 += w[d] * w[d];
+  }
+  for (int j = 0; j < F->mp; j++) {
+    double s = 0.0;
+    for (int d = 0; d < D; d++) s += F->R[j * D + d] * w[d];
+    z[j] = s;
+  }
+  return F->cE * PetscSqrtReal(n2);
+}

@@ -1,0 +1,177 @@
+/* kd-tree in the principal-axes frame (knn_frame.c): data on a low-dimensional linear subspace of
+ * a higher-dimensional space must give the oracle's graph bit for bit, with the rotated tree and
+ * with the input-coordinate tree alike (tree level, every rank on its own), and through
+ * pm_knn_build with the tree method on any number of ranks (spatial cells, ring). Sets: a 9x9x9
+ * integer lattice embedded in 12-D by exact copies and sign flips (every distance tied many
+ * times), a random 4-D set in 16-D through an orthonormal map and offset by 1e6 (large norms
+ * against the frame's rounding margin), the same with duplicated rows, and integer points on a
+ * line in 8-D. */
+#include <phasemap/graph.h>
+#include "graph/knn_frame.h"
+#include "pm_test.h"
+#include <string.h>
+
+static double hash01(uint64_t seed, int64_t i)
+{
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+  z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z          = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+}
+
+typedef struct {
+  const char *name;
+  int64_t     n;
+  int         dim, m; /* m: expected frame dimension */
+  double     *x;
+} set_t;
+
+/* Lattice (a, b, c) in 0..8, scrambled, as (a, b, c, a, b, c, -a, -b, -c, c, a, b): exact ties. */
+static PetscErrorCode set_lattice(set_t *s)
+{
+  PetscFunctionBeginUser;
+  *s = (set_t){"lattice 3-D in 12-D", 729, 12, 3, NULL};
+  PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
+  for (int64_t i = 0; i < s->n; i++) {
+    int64_t c = (i * 412) % 729;
+    double  a = (double)(c % 9), b = (double)((c / 9) % 9), e = (double)(c / 81), v[12] = {a, b, e, a, b, e, -a, -b, -e, e, a, b};
+    memcpy(s->x + 12 * i, v, sizeof v);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* n random 4-D points through a 16 x 4 orthonormal map (Gram-Schmidt of random columns) + 1e6;
+ * with dup, some rows are copies of others. */
+static PetscErrorCode set_subspace(set_t *s, PetscBool dup)
+{
+  double Q[16 * 4];
+
+  PetscFunctionBeginUser;
+  *s = (set_t){dup ? "4-D in 16-D + 1e6, duplicates" : "4-D in 16-D + 1e6", 800, 16, 4, NULL};
+  for (int j = 0; j < 4; j++) {
+    for (int d = 0; d < 16; d++) Q[d * 4 + j] = hash01(5, d * 4 + j) - 0.5;
+    for (int i = 0; i < j; i++) {
+      double p = 0.0;
+      for (int d = 0; d < 16; d++) p += Q[d * 4 + i] * Q[d * 4 + j];
+      for (int d = 0; d < 16; d++) Q[d * 4 + j] -= p * Q[d * 4 + i];
+    }
+    {
+      double nn = 0.0;
+      for (int d = 0; d < 16; d++) nn += Q[d * 4 + j] * Q[d * 4 + j];
+      for (int d = 0; d < 16; d++) Q[d * 4 + j] /= sqrt(nn);
+    }
+  }
+  PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
+  for (int64_t i = 0; i < s->n; i++)
+    for (int d = 0; d < 16; d++) {
+      double v = 1e6;
+      for (int j = 0; j < 4; j++) v += Q[d * 4 + j] * (hash01(9, i * 4 + j) - 0.5) * 10.0;
+      s->x[i * 16 + d] = v;
+    }
+  if (dup)
+    for (int64_t i = 0; i < 40; i++) memcpy(s->x + (i * 17 + 3) * 16, s->x + (i * 5 + 400) * 16, sizeof(double) * 16);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* 300 integer points t = 0..299 (scrambled) on the line t (1, -2, 0, 3, 1, 1, -1, 2) in 8-D. */
+static PetscErrorCode set_line(set_t *s)
+{
+  const double v[8] = {1, -2, 0, 3, 1, 1, -1, 2};
+
+  PetscFunctionBeginUser;
+  *s = (set_t){"line in 8-D", 300, 8, 1, NULL};
+  PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
+  for (int64_t i = 0; i < s->n; i++)
+    for (int d = 0; d < 8; d++) s->x[i * 8 + d] = (double)((i * 7) % 300) * v[d];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Entries of (ind, dist) (n x (k+1)) that differ from the oracle's, from local row r0 on. */
+static int64_t count_diff(const set_t *s, int k, int64_t r0, int64_t nr, const int64_t *ind, const double *dist)
+{
+  int64_t *ri, bad = 0;
+  double  *rd;
+  int      nc = k + 1;
+
+  if (PetscMalloc2(s->n * nc, &ri, s->n * nc, &rd)) return -1;
+  if (knn_ref_graph(s->n, s->dim, s->x, k, ri, rd)) return -1;
+  for (int64_t e = 0; e < nr * nc; e++) bad += ind[e] != ri[r0 * nc + e] || dist[e] != rd[r0 * nc + e];
+  (void)PetscFree2(ri, rd);
+  return bad;
+}
+
+/* One tree over the whole set, queried by every row in tree order (as the ring does). */
+static PetscErrorCode tree_level(const set_t *s, int k, int leaf, PetscBool rotate)
+{
+  knn_block_t b = {0, s->n, s->dim, s->x, NULL};
+  knn_tree_t *t;
+  knn_lists_t L;
+  knn_buf_t   B;
+  int64_t    *ind, cnt = 0, bad;
+  double     *dist;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(s->n * (k + 1), &ind, s->n * (k + 1), &dist));
+  PetscCall(knn_lists_init(&L, s->n, 0, k, ind, dist));
+  PetscCall(knn_buf_create(leaf, KNN_TREE_BUF, k, &B));
+  PetscCall(knn_tree_create_frame(&b, leaf, rotate, &t));
+  PM_TEST(knn_tree_frame_dims(t) == (rotate ? s->m : 0), "%s: frame of %d axes, expected %d", s->name, knn_tree_frame_dims(t), rotate ? s->m : 0);
+  PetscCall(knn_tree_query(t, &b, knn_tree_order(t), s->n, &L, &B, &cnt));
+  knn_lists_finish(&L);
+  bad = count_diff(s, k, 0, s->n, ind, dist);
+  PM_TEST(bad == 0, "%s: tree (leaf %d, %s) differs from the oracle in %" PRId64 " entries", s->name, leaf, rotate ? "rotated" : "input frame", bad);
+  PM_TEST(cnt < s->n * s->n, "%s: the tree pruned nothing (%" PRId64 " distances)", s->name, cnt);
+  PetscCall(knn_tree_destroy(&t));
+  PetscCall(knn_buf_destroy(&B));
+  PetscCall(knn_lists_free(&L));
+  PetscCall(PetscFree2(ind, dist));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* pm_knn_build, tree method, block rows of the set on the ranks of comm. */
+static PetscErrorCode full_build(MPI_Comm comm, const set_t *s, int k)
+{
+  pm_rows_t  *X;
+  pm_knn_t   *knn;
+  pm_graph_t *g;
+  int64_t     bad;
+
+  PetscFunctionBeginUser;
+  PetscCall(pm_rows_create(comm, s->n, s->dim, &X));
+  memcpy(X->x, s->x + X->row_start * s->dim, sizeof(double) * (size_t)(X->n_local * s->dim));
+  PetscCall(pm_knn_create(comm, &knn));
+  PetscCall(pm_knn_set_k(knn, k));
+  PetscCall(pm_knn_set_method(knn, PM_KNN_TREE));
+  PetscCall(pm_knn_set_duplicates(knn, PM_DUP_KEEP));
+  PetscCall(pm_knn_build(knn, &X, &g));
+  bad = count_diff(s, k, g->row_start, g->n_local, g->ind, g->dist);
+  PM_TEST(bad == 0, "%s: pm_knn_build (tree) differs from the oracle in %" PRId64 " entries", s->name, bad);
+  PetscCall(pm_graph_destroy(&g));
+  PetscCall(pm_knn_destroy(&knn));
+  PetscCall(pm_rows_destroy(&X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  int   err;
+  set_t s[4];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(set_lattice(&s[0]));
+  PetscCall(set_subspace(&s[1], PETSC_FALSE));
+  PetscCall(set_subspace(&s[2], PETSC_TRUE));
+  PetscCall(set_line(&s[3]));
+  for (int i = 0; i < 4; i++) {
+    for (int r = 0; r < 2; r++) {
+      PetscCall(tree_level(&s[i], 30, 5, r ? PETSC_TRUE : PETSC_FALSE));
+      PetscCall(tree_level(&s[i], 30, PM_KNN_LEAF_DEFAULT, r ? PETSC_TRUE : PETSC_FALSE));
+    }
+    PetscCall(full_build(PETSC_COMM_WORLD, &s[i], 30));
+    PetscCall(PetscFree(s[i].x));
+  }
+  err = pm_test_finish_mpi(PETSC_COMM_WORLD);
+  PetscCall(PetscFinalize());
+  return err;
+}
