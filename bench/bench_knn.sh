@@ -10,7 +10,8 @@
 # Environment: PM_BENCH_KNN_SIZES (default "20000 100000 1000000"), PM_BENCH_KNN_SETS
 # (default "lowdim perf uniform"), PM_BENCH_KNN_SKLEARN_MAX (default 100000),
 # PM_BENCH_KNN_BRUTE_MAX (default 100000: larger N of a set whose auto choice is brute force is
-# skipped, ~20 min per run on 2 cores at 1M; set it to 1000000 to run them).
+# skipped, ~20 min per run on 2 cores at 1M; set it to 1000000 to run them), PM_BENCH_KNN_EXTRA
+# (a JSON-lines file of measurements made separately, merged into the report).
 set -u
 cd "$(dirname "$0")/.."
 BB="${BB:-build/bench}"
@@ -62,4 +63,7 @@ for set in $SETS; do
     fi
   done
 done
+# measurements made separately (e.g. a 1M brute-force run, ~10 min on 2 ranks) in the same JSON-lines
+# form, merged into the report
+if [ -n "${PM_BENCH_KNN_EXTRA:-}" ] && [ -f "$PM_BENCH_KNN_EXTRA" ]; then cat "$PM_BENCH_KNN_EXTRA" >>"$LOG"; fi
 "$PY" bench/bench_knn_report.py "$LOG" bench/results/knn.json "$GIT"

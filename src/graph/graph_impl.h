@@ -3,7 +3,7 @@
 #include <phasemap/graph.h>
 
 #define PM_KNN_K_DEFAULT    100
-#define PM_KNN_TILE_DEFAULT 256
+#define PM_KNN_TILE_DEFAULT 128
 #define PM_KNN_LEAF_DEFAULT 16
 #define KNN_TREE_BUF        64   /* candidate buffer of a tree query: small, the bound prunes */
 #define KNN_ROW_GROUP       1024 /* brute force: local rows searched together (see knn_brute_group) */
