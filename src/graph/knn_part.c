@@ -7,10 +7,12 @@
  * owners of the input rows. Only the layout of the work changes: the graph is the same. */
 #include "graph/graph_impl.h"
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define CELL_SAMPLE_MIN 16384
 #define CELL_SAMPLE_PER 256  /* sample rows per rank at least */
-#define RETURN_ROWS     8192 /* graph rows a rank sends per round (buffers > ~32 MB freed here were not reused) */
+#define RETURN_ROWS     8192 /* graph rows a rank sends per round */
 
 typedef struct {
   int    *dim, *left, *right, *rank; /* node arrays (2P - 1 nodes); leaves have dim = -1 */
@@ -112,8 +114,7 @@ static PetscErrorCode displs(MPI_Comm comm, int size, const int *cnt, int *dsp, 
 }
 
 /* All-to-all of rows (rb bytes each) to ranks dest[r], in two halves so that the caller can free
- * its source arrays between packing and receiving (the graph rows are the largest arrays of the
- * stage: never hold more than two copies). Received rows arrive in source rank order. */
+ * its source arrays between packing and receiving. Received rows arrive in source rank order. */
 typedef void (*pack_fn)(const void *ctx, pm_gidx_t r, char *dst);
 typedef struct {
   int   *scnt, *sdsp, *rcnt, *rdsp;
@@ -169,19 +170,6 @@ static void pack_rows(const void *ctx, pm_gidx_t r, char *dst) /* [global index,
   memcpy(dst + sizeof g, b->x + r * b->dim, (size_t)b->dim * sizeof(double));
 }
 
-typedef struct {
-  const pm_gidx_t *ind;
-  const double    *dist;
-  int              ncol;
-} pack_graph_t;
-
-static void pack_graph(const void *ctx, pm_gidx_t r, char *dst) /* [ind (column 0 = the point), dist] */
-{
-  const pack_graph_t *P = ctx;
-  memcpy(dst, P->ind + r * P->ncol, (size_t)P->ncol * sizeof(pm_gidx_t));
-  memcpy(dst + (size_t)P->ncol * sizeof(pm_gidx_t), P->dist + r * P->ncol, (size_t)P->ncol * sizeof(double));
-}
-
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell)
 {
   cut_tree_t  T = {0};
@@ -212,54 +200,97 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Give the pages lying entirely inside bytes [from, to) of array base back to the OS (rows
+ * [seg, hi) of one owner's segment are sent; from = lo of this round). The array is still freed
+ * normally afterwards: only whole interior pages of a consumed range are dropped, and nothing reads
+ * them again. */
+static void release_rows(char *base, size_t rb, pm_gidx_t seg, pm_gidx_t lo, pm_gidx_t hi)
+{
+#if defined(MADV_DONTNEED)
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), b0 = (uintptr_t)base + (uintptr_t)seg * rb;
+  uintptr_t p0 = ((uintptr_t)base + (uintptr_t)lo * rb) / pg * pg, p1 = ((uintptr_t)base + (uintptr_t)hi * rb) / pg * pg;
+  if (p0 < b0) p0 = (b0 + pg - 1) / pg * pg;
+  if (p1 > p0) (void)madvise((void *)p0, p1 - p0, MADV_DONTNEED);
+#endif
+}
+
+/* Grow-only buffer. */
+static PetscErrorCode buf_reserve(char **buf, size_t *cap, size_t need)
+{
+  PetscFunctionBeginUser;
+  if (need <= *cap) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree(*buf));
+  PetscCall(PetscMalloc1(need, buf));
+  *cap = need;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Cell rows are sorted by global index (they arrive in source rank order, each source in row
+ * order), so the rows of each owner form one segment seg[q] .. seg[q+1]. Round k sends the k-th of
+ * nr equal slices of every segment: each rank sends and receives about n / nr rows per round, the
+ * owners fill their rows in order, and the sent part of the cell graph goes back to the OS as it
+ * goes, so the stage never holds much more than one copy of the graph. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  int          size, *dest;
-  pm_gidx_t   *starts, nmax, nrounds, got = 0;
-  size_t       rb = (size_t)ncol * (sizeof(pm_gidx_t) + sizeof(double));
-  pack_graph_t ctx;
+  int          size, *scnt, *sdsp, *rcnt, *rdsp;
+  pm_gidx_t   *starts, *seg, nmax, nr, got = 0;
+  size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), rb = ri + rd, scap = 0, rcap = 0;
+  char        *sbuf = NULL, *rbuf = NULL;
+  MPI_Datatype rt;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(pm_layout_starts(knn->comm, mine->n, &starts));
-  PetscCall(PetscMalloc1(cell->n + 1, &dest));
-  for (pm_gidx_t r = 0; r < cell->n; r++) {
-    pm_gidx_t g  = cell->gidx[r];
-    int       lo = 0, hi = size - 1;
-    while (lo < hi) { /* owner: last rank whose start <= g */
-      int mid = (lo + hi + 1) / 2;
-      if (starts[mid] <= g)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
-    dest[r] = lo;
+  PetscCall(PetscMalloc1(size + 1, &seg));
+  PetscCall(PetscMalloc4(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp));
+  for (pm_gidx_t r = 1; r < cell->n; r++) PM_ASSERT(cell->gidx[r - 1] < cell->gidx[r]);
+  for (pm_gidx_t q = 0, r = 0; q <= size; q++) { /* seg[q]: cell rows with global index < starts[q] */
+    while (r < cell->n && cell->gidx[r] < starts[q]) r++;
+    seg[q] = r;
   }
-  /* in rounds of at most RETURN_ROWS rows per rank, so the send and receive buffers stay small
-     next to the graph itself (the same number of rounds on every rank: it is collective) */
   PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
-  nrounds = (nmax + RETURN_ROWS - 1) / RETURN_ROWS;
-  for (pm_gidx_t k = 0; k < nrounds; k++) {
-    pm_gidx_t r0 = PetscMin(cell->n, k * RETURN_ROWS), r1 = PetscMin(cell->n, (k + 1) * RETURN_ROWS), nr;
-    char     *recv;
-    xchg_t    X;
-    ctx = (pack_graph_t){*ind + r0 * ncol, *dist + r0 * ncol, ncol};
-    PetscCall(xchg_begin(knn->comm, size, r1 - r0, dest + r0, rb, pack_graph, &ctx, &X));
-    PetscCall(xchg_end(knn->comm, size, &X, &recv, &nr));
-    for (pm_gidx_t r = 0; r < nr; r++) {
+  nr = PetscMax((pm_gidx_t)1, (nmax + RETURN_ROWS - 1) / RETURN_ROWS);
+  PetscCallMPI(MPI_Type_contiguous((int)rb, MPI_BYTE, &rt));
+  PetscCallMPI(MPI_Type_commit(&rt));
+  for (pm_gidx_t k = 0; k < nr; k++) {
+    pm_gidx_t ns, nrecv;
+    for (int q = 0; q < size; q++) {
+      pm_gidx_t len = seg[q + 1] - seg[q];
+      PetscCall(count_to_int(knn->comm, len * (k + 1) / nr - len * k / nr, &scnt[q]));
+    }
+    PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, knn->comm));
+    PetscCall(displs(knn->comm, size, scnt, sdsp, &ns));
+    PetscCall(displs(knn->comm, size, rcnt, rdsp, &nrecv));
+    PetscCall(buf_reserve(&sbuf, &scap, ns * rb + 1));
+    PetscCall(buf_reserve(&rbuf, &rcap, nrecv * rb + 1));
+    for (int q = 0; q < size; q++) {
+      pm_gidx_t len = seg[q + 1] - seg[q], lo = seg[q] + len * k / nr, hi = seg[q] + len * (k + 1) / nr;
+      for (pm_gidx_t r = lo; r < hi; r++) {
+        char *dst = sbuf + (size_t)(sdsp[q] + (r - lo)) * rb;
+        memcpy(dst, *ind + r * ncol, ri);
+        memcpy(dst + ri, *dist + r * ncol, rd);
+      }
+      release_rows((char *)*ind, ri, seg[q], lo, hi);
+      release_rows((char *)*dist, rd, seg[q], lo, hi);
+    }
+    PetscCallMPI(MPI_Alltoallv(sbuf, scnt, sdsp, rt, rbuf, rcnt, rdsp, rt, knn->comm));
+    for (pm_gidx_t r = 0; r < nrecv; r++) {
       pm_gidx_t g, l;
-      memcpy(&g, recv + r * rb, sizeof g);
+      memcpy(&g, rbuf + r * rb, sizeof g);
       l = g - mine->start;
       PM_ASSERT(l >= 0 && l < mine->n);
-      memcpy(ind_out + l * ncol, recv + r * rb, (size_t)ncol * sizeof(pm_gidx_t));
-      memcpy(dist_out + l * ncol, recv + r * rb + (size_t)ncol * sizeof(pm_gidx_t), (size_t)ncol * sizeof(double));
+      memcpy(ind_out + l * ncol, rbuf + r * rb, ri);
+      memcpy(dist_out + l * ncol, rbuf + r * rb + ri, rd);
     }
-    got += nr;
-    PetscCall(PetscFree(recv));
+    got += nrecv;
   }
   PM_ASSERT(got == mine->n);
+  PetscCallMPI(MPI_Type_free(&rt));
+  PetscCall(PetscFree(sbuf));
+  PetscCall(PetscFree(rbuf));
   PetscCall(PetscFree2(*ind, *dist));
-  PetscCall(PetscFree(dest));
+  PetscCall(PetscFree4(scnt, sdsp, rcnt, rdsp));
+  PetscCall(PetscFree(seg));
   PetscCall(PetscFree(starts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

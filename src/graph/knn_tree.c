@@ -18,6 +18,8 @@
 typedef struct {
   pm_gidx_t lo, hi;      /* points [lo, hi) in tree order */
   pm_gidx_t left, right; /* children, -1 for a leaf */
+  double    sv;          /* split value: left points have z[sd] <= sv, right ones >= sv */
+  int       sd;          /* split coordinate */
 } node_t;
 
 struct knn_tree {
@@ -102,10 +104,12 @@ static void build_node(knn_tree_t *t, const double *z, pm_gidx_t nd)
     PM_ASSERT(t->nnodes + 2 <= t->cap);
     knn_select_nth(t->perm, z, M, best, N->lo, N->hi, m);
     t->nnodes += 2;
-    t->nodes[l]        = (node_t){N->lo, m, -1, -1};
-    t->nodes[r]        = (node_t){m, N->hi, -1, -1};
+    t->nodes[l]        = (node_t){N->lo, m, -1, -1, 0.0, 0};
+    t->nodes[r]        = (node_t){m, N->hi, -1, -1, 0.0, 0};
     t->nodes[nd].left  = l;
     t->nodes[nd].right = r;
+    t->nodes[nd].sd    = best;
+    t->nodes[nd].sv    = z[t->perm[m] * M + best];
     build_node(t, z, l);
     build_node(t, z, r);
   }
@@ -174,7 +178,7 @@ PetscErrorCode knn_tree_create_frame(const knn_block_t *b, int leaf, PetscBool r
   PetscCall(PetscMalloc1(t->cap, &t->nodes));
   PetscCall(PetscMalloc1(t->cap * 2 * t->mp, &t->box));
   for (pm_gidx_t p = 0; p < b->n; p++) t->perm[p] = p;
-  t->nodes[0] = (node_t){0, b->n, -1, -1};
+  t->nodes[0] = (node_t){0, b->n, -1, -1, 0.0, 0};
   t->nnodes   = 1;
   if (b->n > 0) build_node(t, z ? z : b->x, 0);
   for (pm_gidx_t p = 0; p < b->n; p++) t->gid[p] = b->gidx ? b->gidx[t->perm[p]] : b->start + t->perm[p];
@@ -280,111 +284,160 @@ typedef struct {
   const knn_block_t *q;
   const pm_gidx_t   *rows; /* local rows of the group */
   int                ng;
-  double            *zq, *aq;     /* frame coordinates (ng x mp) and error bounds of the rows */
-  double            *glo, *ghi;   /* group box (frame coordinates) */
-  double            *d2, *ex, *w; /* distances to one leaf, exact ones of the passing points; projection scratch */
-  int               *idx;         /* passing points of a leaf */
-  double             tg;          /* group threshold: the largest row threshold */
+  double            *zq, *aq;   /* frame coordinates (ng x mp) and error bounds of the rows */
+  double            *bq, *tq;   /* per row: the bound its threshold was computed for, the threshold */
+  double            *glo, *ghi; /* group box (frame coordinates) */
+  double            *cq;        /* centre of the group box */
+  double            *d2, *w;    /* distances to one leaf; projection scratch */
+  double             amax, tg;  /* largest row error bound; group threshold (largest row threshold) */
   knn_lists_t       *L;
   knn_buf_t         *B;
   int64_t            count;
 } group_t;
 
-static double row_thresh(const knn_tree_t *t, const group_t *G, int r)
+/* Threshold of row r for its current bound (recomputed only when the bound changed). */
+static inline double row_thresh(const knn_tree_t *t, group_t *G, int r)
 {
-  return knn_frame_thresh(&t->F, G->L->bound2[G->rows[r]], G->aq[r]);
-}
-
-static void group_thresh(const knn_tree_t *t, group_t *G)
-{
-  double m = 0.0, a = 0.0;
-  for (int r = 0; r < G->ng; r++) {
-    double b = G->L->bound2[G->rows[r]];
-    m        = b > m ? b : m;
-    a        = G->aq[r] > a ? G->aq[r] : a;
+  double b = G->L->bound2[G->rows[r]];
+  if (b != G->bq[r]) {
+    G->bq[r] = b;
+    G->tq[r] = knn_frame_thresh(&t->F, b, G->aq[r]);
   }
-  G->tg = knn_frame_thresh(&t->F, m, a);
+  return G->tq[r];
 }
 
-/* Exact squared distances of x to the n rows idx of y (row-major, D columns), four independent
- * sums at a time; each sum runs over the coordinates in order (bitwise knn_dist2). */
-static void exact_dist2(const double *x, const double *y, int D, const int *idx, int n, double *out)
+/* Bit p of the result: point p0 + p of the transposed leaf xt (np points, M rows) has
+ * sum_d (z_d - x_d)^2 <= lim, for p < min(64, np - p0). Frame distances only (a filter). */
+__attribute__((target("avx2"))) static uint64_t leaf_mask_avx2(const double *xt, int np, int M, const double *z, double lim, int p0)
 {
-  int j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const double *a = y + (size_t)idx[j] * D, *b = y + (size_t)idx[j + 1] * D, *c = y + (size_t)idx[j + 2] * D, *e = y + (size_t)idx[j + 3] * D;
-    double        s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    for (int d = 0; d < D; d++) {
-      double t0 = x[d] - a[d], t1 = x[d] - b[d], t2 = x[d] - c[d], t3 = x[d] - e[d];
-      s0 += t0 * t0;
-      s1 += t1 * t1;
-      s2 += t2 * t2;
-      s3 += t3 * t3;
+  int      p1 = p0 + 64 < np ? p0 + 64 : np, p = p0;
+  uint64_t m  = 0;
+  __m256d  l  = _mm256_set1_pd(lim);
+
+  for (; p + 4 <= p1; p += 4) {
+    __m256d s = _mm256_setzero_pd();
+    for (int d = 0; d < M; d++) {
+      __m256d e = _mm256_sub_pd(_mm256_set1_pd(z[d]), _mm256_loadu_pd(xt + (size_t)d * np + p));
+      s         = _mm256_add_pd(s, _mm256_mul_pd(e, e));
     }
-    out[j]     = s0;
-    out[j + 1] = s1;
-    out[j + 2] = s2;
-    out[j + 3] = s3;
+    m |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(s, l, _CMP_LE_OQ)) << (p - p0);
   }
-  for (; j < n; j++) out[j] = knn_dist2(x, y + (size_t)idx[j] * D, D);
+  for (; p < p1; p++) {
+    double s = 0.0;
+    for (int d = 0; d < M; d++) s += (z[d] - xt[(size_t)d * np + p]) * (z[d] - xt[(size_t)d * np + p]);
+    m |= (uint64_t)(s <= lim) << (p - p0);
+  }
+  return m;
 }
 
-/* Offer the leaf points whose value in d2 is <= lim: exact distances already (identity frame), or
- * frame distances, in which case the passing points are measured exactly first. */
-static void offer_leaf(const knn_tree_t *t, const node_t *N, group_t *G, int r, double lim)
+static uint64_t leaf_mask(const knn_tree_t *t, const double *xt, int np, int M, const double *z, double lim, int p0)
 {
-  int           D = t->dim, np = (int)(N->hi - N->lo), n = 0;
-  pm_gidx_t     i = G->rows[r];
-  const double *x = G->q->x + i * D;
+  int      p1 = p0 + 64 < np ? p0 + 64 : np;
+  uint64_t m  = 0;
 
-  for (int p = 0; p < np; p++) { /* branch-free compaction of the passing points */
-    G->idx[n] = p;
-    n += G->d2[p] <= lim;
+  if (t->avx2) return leaf_mask_avx2(xt, np, M, z, lim, p0);
+  for (int p = p0; p < p1; p++) {
+    double s = 0.0;
+    for (int d = 0; d < M; d++) s += (z[d] - xt[(size_t)d * np + p]) * (z[d] - xt[(size_t)d * np + p]);
+    m |= (uint64_t)(s <= lim) << (p - p0);
   }
-  if (t->F.R) {
-    exact_dist2(x, t->px + N->lo * D, D, G->idx, n, G->ex);
-    for (int j = 0; j < n; j++) knn_offer(G->L, G->B, r, i, G->ex[j], t->gid[N->lo + G->idx[j]]);
-  } else
-    for (int j = 0; j < n; j++) knn_offer(G->L, G->B, r, i, G->d2[G->idx[j]], t->gid[N->lo + G->idx[j]]);
+  return m;
+}
+
+/* Exact squared distances of x to rows a, b, c, e (D columns): four sums side by side, each over
+ * the coordinates in order with the operations of knn_dist2 (the same bits). */
+__attribute__((target("avx2"))) static void exact4_avx2(const double *x, const double *a, const double *b, const double *c, const double *e, int D, double *out)
+{
+  __m256d s = _mm256_setzero_pd();
+  for (int d = 0; d < D; d++) {
+    __m256d t = _mm256_sub_pd(_mm256_set1_pd(x[d]), _mm256_set_pd(e[d], c[d], b[d], a[d]));
+    s         = _mm256_add_pd(s, _mm256_mul_pd(t, t));
+  }
+  _mm256_storeu_pd(out, s);
+}
+
+/* Offer the points of mask m (bit p: leaf point p0 + p) to row r, measured exactly first. */
+static void offer_exact(const knn_tree_t *t, const node_t *N, group_t *G, int r, uint64_t m, int p0)
+{
+  int           D = t->dim, idx[64], n = 0;
+  pm_gidx_t     i = G->rows[r];
+  const double *x = G->q->x + i * D, *y = t->px + N->lo * D;
+  double        d4[4];
+
+  while (m) {
+    idx[n++] = p0 + __builtin_ctzll(m);
+    m &= m - 1;
+  }
+  for (int j = 0; j < n; j += 4) {
+    int nj = n - j < 4 ? n - j : 4;
+    if (nj == 4 && t->avx2)
+      exact4_avx2(x, y + idx[j] * D, y + idx[j + 1] * D, y + idx[j + 2] * D, y + idx[j + 3] * D, D, d4);
+    else
+      for (int c = 0; c < nj; c++) d4[c] = knn_dist2(x, y + idx[j + c] * D, D);
+    for (int c = 0; c < nj; c++) knn_offer(G->L, G->B, r, i, d4[c], t->gid[N->lo + idx[j + c]]);
+  }
+}
+
+/* Identity frame: d2 holds the exact distances; offer those <= the row's bound. */
+static void offer_d2(const knn_tree_t *t, const node_t *N, group_t *G, int r)
+{
+  int       np = (int)(N->hi - N->lo);
+  pm_gidx_t i  = G->rows[r];
+
+  for (int p0 = 0; p0 < np; p0 += 64) { /* passing points as a bit mask: no branch per point */
+    int      p1 = p0 + 64 < np ? p0 + 64 : np;
+    double   b  = G->L->bound2[i];
+    uint64_t m  = 0;
+    for (int p = p0; p < p1; p++) m |= (uint64_t)(G->d2[p] <= b) << (p - p0);
+    while (m) {
+      int p = p0 + __builtin_ctzll(m);
+      m &= m - 1;
+      knn_offer(G->L, G->B, r, i, G->d2[p], t->gid[N->lo + p]);
+    }
+  }
 }
 
 static void visit_leaf(const knn_tree_t *t, const node_t *N, group_t *G)
 {
-  int           M  = t->F.R ? t->F.m : t->dim, np = (int)(N->hi - N->lo);
+  int           M = t->F.R ? t->F.m : t->dim, np = (int)(N->hi - N->lo), k = G->L->k;
   const double *xt = t->pt + N->lo * M;
+  double        bmax = 0.0;
 
   for (int r = 0; r < G->ng; r++) {
     const double *z = G->zq + r * t->mp;
-    double        T = row_thresh(t, G, r);
-    if (G->ng > 1 && box_box_lb2(t, N - t->nodes, z, z) > T) continue;
-    leaf_dist2(xt, np, M, z, G->d2);
-    offer_leaf(t, N, G, r, t->F.R ? row_thresh(t, G, r) : G->L->bound2[G->rows[r]]);
-    G->count += np;
+    pm_gidx_t     i = G->rows[r];
+    if (G->ng == 1 || box_box_lb2(t, N - t->nodes, z, z) <= row_thresh(t, G, r)) {
+      if (t->F.R)
+        for (int p0 = 0; p0 < np; p0 += 64) offer_exact(t, N, G, r, leaf_mask(t, xt, np, M, z, row_thresh(t, G, r), p0), p0);
+      else {
+        leaf_dist2(xt, np, M, z, G->d2);
+        offer_d2(t, N, G, r);
+      }
+      /* the first k candidates of a row set its bound at once */
+      if (G->L->fill[i] < k && G->L->fill[i] + G->B->cnt[r] >= k) knn_flush(G->L, G->B, r, i);
+      G->count += np;
+    }
+    bmax = G->L->bound2[i] > bmax ? G->L->bound2[i] : bmax;
   }
-  group_thresh(t, G);
+  G->tg = knn_frame_thresh(&t->F, bmax, G->amax);
 }
 
+/* Children in the order of the group's centre against the split (near side first); each is
+ * entered when its box is within the group threshold, checked just before (the threshold shrinks
+ * while the near side is searched). */
 static void query_node(const knn_tree_t *t, pm_gidx_t nd, group_t *G)
 {
   const node_t *N = &t->nodes[nd];
+  pm_gidx_t     a, b;
 
   if (N->left < 0) {
     visit_leaf(t, N, G);
     return;
   }
-  {
-    double    ll = box_box_lb2(t, N->left, G->glo, G->ghi), lr = box_box_lb2(t, N->right, G->glo, G->ghi);
-    pm_gidx_t a = N->left, b = N->right;
-    if (lr < ll) {
-      double s = ll;
-      ll       = lr;
-      lr       = s;
-      a        = N->right;
-      b        = N->left;
-    }
-    if (ll <= G->tg) query_node(t, a, G);
-    if (lr <= G->tg) query_node(t, b, G);
-  }
+  a = G->cq[N->sd] < N->sv ? N->left : N->right;
+  b = a == N->left ? N->right : N->left;
+  if (box_box_lb2(t, a, G->glo, G->ghi) <= G->tg) query_node(t, a, G);
+  if (box_box_lb2(t, b, G->glo, G->ghi) <= G->tg) query_node(t, b, G);
 }
 
 /* Frame coordinates, error bounds and box of the group's rows. */
@@ -399,12 +452,19 @@ static void group_setup(const knn_tree_t *t, group_t *G)
   for (int r = 0; r < G->ng; r++) {
     double *z = G->zq + r * M;
     G->aq[r]  = knn_frame_project(&t->F, G->q->x + G->rows[r] * G->q->dim, z, G->w) + t->emax;
+    G->bq[r]  = -1.0; /* no threshold yet */
+    G->amax   = r == 0 || G->aq[r] > G->amax ? G->aq[r] : G->amax;
     for (int d = 0; d < M; d++) {
       G->glo[d] = z[d] < G->glo[d] ? z[d] : G->glo[d];
       G->ghi[d] = z[d] > G->ghi[d] ? z[d] : G->ghi[d];
     }
   }
-  group_thresh(t, G);
+  for (int d = 0; d < M; d++) G->cq[d] = 0.5 * (G->glo[d] + G->ghi[d]);
+  {
+    double m = 0.0;
+    for (int r = 0; r < G->ng; r++) m = G->L->bound2[G->rows[r]] > m ? G->L->bound2[G->rows[r]] : m;
+    G->tg = knn_frame_thresh(&t->F, m, G->amax);
+  }
 }
 
 PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B, int64_t *count)
@@ -421,8 +481,7 @@ PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const p
     for (pm_gidx_t r = 0; r < nq; r++) seq[r] = r;
     order = seq;
   }
-  PetscCall(PetscMalloc1((size_t)gs * (M + 1) + 2 * M + 2 * t->maxleaf + q->dim + 1, &work));
-  PetscCall(PetscMalloc1(t->maxleaf + 1, &G.idx));
+  PetscCall(PetscMalloc1((size_t)gs * (M + 3) + 3 * M + t->maxleaf + q->dim + 1, &work));
   G.q   = q;
   G.L   = L;
   G.B   = B;
@@ -430,9 +489,11 @@ PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const p
   G.aq  = G.zq + (size_t)gs * M;
   G.glo = G.aq + gs;
   G.ghi = G.glo + M;
-  G.d2  = G.ghi + M;
-  G.ex  = G.d2 + t->maxleaf;
-  G.w   = G.ex + t->maxleaf;
+  G.cq  = G.ghi + M;
+  G.bq  = G.cq + M;
+  G.tq  = G.bq + gs;
+  G.d2  = G.tq + gs;
+  G.w   = G.d2 + t->maxleaf;
   for (pm_gidx_t r0 = 0; r0 < nq; r0 += gs) {
     G.rows = order + r0;
     G.ng   = (int)(nq - r0 < gs ? nq - r0 : gs);
@@ -441,7 +502,6 @@ PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const p
     for (int r = 0; r < G.ng; r++) knn_flush(L, B, r, G.rows[r]);
   }
   PetscCall(PetscFree(work));
-  PetscCall(PetscFree(G.idx));
   PetscCall(PetscFree(seq));
   *count += G.count;
   PetscFunctionReturn(PETSC_SUCCESS);
