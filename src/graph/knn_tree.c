@@ -279,7 +279,6 @@ __attribute__((target_clones("avx2", "default"))) static void leaf_dist2(const d
   }
 }
 
-int64_t knn_npass, knn_nacc;
 typedef struct {
   const knn_block_t *q;
   const pm_gidx_t   *rows; /* local rows of the group */

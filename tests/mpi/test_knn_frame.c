@@ -24,13 +24,17 @@ typedef struct {
   int64_t     n;
   int         dim, m; /* m: expected frame dimension */
   double     *x;
+  int64_t    *ri; /* the oracle's graph (k = K) */
+  double     *rd;
 } set_t;
+
+#define K 30
 
 /* Lattice (a, b, c) in 0..8, scrambled, as (a, b, c, a, b, c, -a, -b, -c, c, a, b): exact ties. */
 static PetscErrorCode set_lattice(set_t *s)
 {
   PetscFunctionBeginUser;
-  *s = (set_t){"lattice 3-D in 12-D", 729, 12, 3, NULL};
+  *s = (set_t){"lattice 3-D in 12-D", 729, 12, 3, NULL, NULL, NULL};
   PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
   for (int64_t i = 0; i < s->n; i++) {
     int64_t c = (i * 412) % 729;
@@ -47,7 +51,7 @@ static PetscErrorCode set_subspace(set_t *s, PetscBool dup)
   double Q[16 * 4];
 
   PetscFunctionBeginUser;
-  *s = (set_t){dup ? "4-D in 16-D + 1e6, duplicates" : "4-D in 16-D + 1e6", 800, 16, 4, NULL};
+  *s = (set_t){dup ? "4-D in 16-D + 1e6, duplicates" : "4-D in 16-D + 1e6", 800, 16, 4, NULL, NULL, NULL};
   for (int j = 0; j < 4; j++) {
     for (int d = 0; d < 16; d++) Q[d * 4 + j] = hash01(5, d * 4 + j) - 0.5;
     for (int i = 0; i < j; i++) {
@@ -79,29 +83,25 @@ static PetscErrorCode set_line(set_t *s)
   const double v[8] = {1, -2, 0, 3, 1, 1, -1, 2};
 
   PetscFunctionBeginUser;
-  *s = (set_t){"line in 8-D", 300, 8, 1, NULL};
+  *s = (set_t){"line in 8-D", 300, 8, 1, NULL, NULL, NULL};
   PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
   for (int64_t i = 0; i < s->n; i++)
     for (int d = 0; d < 8; d++) s->x[i * 8 + d] = (double)((i * 7) % 300) * v[d];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Entries of (ind, dist) (n x (k+1)) that differ from the oracle's, from local row r0 on. */
-static int64_t count_diff(const set_t *s, int k, int64_t r0, int64_t nr, const int64_t *ind, const double *dist)
+/* Entries of (ind, dist) (nr x (K+1), from row r0 on) that differ from the oracle's. */
+static int64_t count_diff(const set_t *s, int64_t r0, int64_t nr, const int64_t *ind, const double *dist)
 {
-  int64_t *ri, bad = 0;
-  double  *rd;
-  int      nc = k + 1;
+  int64_t bad = 0;
+  int     nc  = K + 1;
 
-  if (PetscMalloc2(s->n * nc, &ri, s->n * nc, &rd)) return -1;
-  if (knn_ref_graph(s->n, s->dim, s->x, k, ri, rd)) return -1;
-  for (int64_t e = 0; e < nr * nc; e++) bad += ind[e] != ri[r0 * nc + e] || dist[e] != rd[r0 * nc + e];
-  (void)PetscFree2(ri, rd);
+  for (int64_t e = 0; e < nr * nc; e++) bad += ind[e] != s->ri[r0 * nc + e] || dist[e] != s->rd[r0 * nc + e];
   return bad;
 }
 
 /* One tree over the whole set, queried by every row in tree order (as the ring does). */
-static PetscErrorCode tree_level(const set_t *s, int k, int leaf, PetscBool rotate)
+static PetscErrorCode tree_level(const set_t *s, int leaf, PetscBool rotate)
 {
   knn_block_t b = {0, s->n, s->dim, s->x, NULL};
   knn_tree_t *t;
@@ -111,14 +111,14 @@ static PetscErrorCode tree_level(const set_t *s, int k, int leaf, PetscBool rota
   double     *dist;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(s->n * (k + 1), &ind, s->n * (k + 1), &dist));
-  PetscCall(knn_lists_init(&L, s->n, 0, k, ind, dist));
-  PetscCall(knn_buf_create(leaf, KNN_TREE_BUF, k, &B));
+  PetscCall(PetscMalloc2(s->n * (K + 1), &ind, s->n * (K + 1), &dist));
+  PetscCall(knn_lists_init(&L, s->n, 0, K, ind, dist));
+  PetscCall(knn_buf_create(leaf, KNN_TREE_BUF, K, &B));
   PetscCall(knn_tree_create_frame(&b, leaf, rotate, &t));
   PM_TEST(knn_tree_frame_dims(t) == (rotate ? s->m : 0), "%s: frame of %d axes, expected %d", s->name, knn_tree_frame_dims(t), rotate ? s->m : 0);
   PetscCall(knn_tree_query(t, &b, knn_tree_order(t), s->n, &L, &B, &cnt));
   knn_lists_finish(&L);
-  bad = count_diff(s, k, 0, s->n, ind, dist);
+  bad = count_diff(s, 0, s->n, ind, dist);
   PM_TEST(bad == 0, "%s: tree (leaf %d, %s) differs from the oracle in %" PRId64 " entries", s->name, leaf, rotate ? "rotated" : "input frame", bad);
   PM_TEST(cnt < s->n * s->n, "%s: the tree pruned nothing (%" PRId64 " distances)", s->name, cnt);
   PetscCall(knn_tree_destroy(&t));
@@ -129,7 +129,7 @@ static PetscErrorCode tree_level(const set_t *s, int k, int leaf, PetscBool rota
 }
 
 /* pm_knn_build, tree method, block rows of the set on the ranks of comm. */
-static PetscErrorCode full_build(MPI_Comm comm, const set_t *s, int k)
+static PetscErrorCode full_build(MPI_Comm comm, const set_t *s)
 {
   pm_rows_t  *X;
   pm_knn_t   *knn;
@@ -140,11 +140,11 @@ static PetscErrorCode full_build(MPI_Comm comm, const set_t *s, int k)
   PetscCall(pm_rows_create(comm, s->n, s->dim, &X));
   memcpy(X->x, s->x + X->row_start * s->dim, sizeof(double) * (size_t)(X->n_local * s->dim));
   PetscCall(pm_knn_create(comm, &knn));
-  PetscCall(pm_knn_set_k(knn, k));
+  PetscCall(pm_knn_set_k(knn, K));
   PetscCall(pm_knn_set_method(knn, PM_KNN_TREE));
   PetscCall(pm_knn_set_duplicates(knn, PM_DUP_KEEP));
   PetscCall(pm_knn_build(knn, &X, &g));
-  bad = count_diff(s, k, g->row_start, g->n_local, g->ind, g->dist);
+  bad = count_diff(s, g->row_start, g->n_local, g->ind, g->dist);
   PM_TEST(bad == 0, "%s: pm_knn_build (tree) differs from the oracle in %" PRId64 " entries", s->name, bad);
   PetscCall(pm_graph_destroy(&g));
   PetscCall(pm_knn_destroy(&knn));
@@ -164,11 +164,14 @@ int main(int argc, char **argv)
   PetscCall(set_subspace(&s[2], PETSC_TRUE));
   PetscCall(set_line(&s[3]));
   for (int i = 0; i < 4; i++) {
+    PetscCall(PetscMalloc2(s[i].n * (K + 1), &s[i].ri, s[i].n * (K + 1), &s[i].rd));
+    PetscCall(knn_ref_graph(s[i].n, s[i].dim, s[i].x, K, s[i].ri, s[i].rd));
     for (int r = 0; r < 2; r++) {
-      PetscCall(tree_level(&s[i], 30, 5, r ? PETSC_TRUE : PETSC_FALSE));
-      PetscCall(tree_level(&s[i], 30, PM_KNN_LEAF_DEFAULT, r ? PETSC_TRUE : PETSC_FALSE));
+      PetscCall(tree_level(&s[i], 5, r ? PETSC_TRUE : PETSC_FALSE));
+      PetscCall(tree_level(&s[i], PM_KNN_LEAF_DEFAULT, r ? PETSC_TRUE : PETSC_FALSE));
     }
-    PetscCall(full_build(PETSC_COMM_WORLD, &s[i], 30));
+    PetscCall(full_build(PETSC_COMM_WORLD, &s[i]));
+    PetscCall(PetscFree2(s[i].ri, s[i].rd));
     PetscCall(PetscFree(s[i].x));
   }
   err = pm_test_finish_mpi(PETSC_COMM_WORLD);
