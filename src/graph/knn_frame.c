@@ -88,11 +88,11 @@ PetscErrorCode knn_frame_local(const knn_block_t *b, knn_frame_t *F)
     PetscCall(PetscMalloc1(D, &F->mu));
     for (int d = 0; d < D; d++) F->mu[d] = mu[d];
     for (int j = 0; j < m; j++) /* eigenvector of the j-th largest eigenvalue: column D-1-j */
-      for (int d = 0; d < D; d++) F->R[j * D + d] = cov[(D - 1 - j) * D + d];
+      for (int d = 0; d < D; d++) F->R[d * mp + j] = cov[(D - 1 - j) * D + d];
     for (int i = 0; i < m; i++) /* eta >= |R R^T - I|_F plus the rounding of computing it */
       for (int j = 0; j < m; j++) {
         double s = i == j ? -1.0 : 0.0;
-        for (int d = 0; d < D; d++) s += F->R[i * D + d] * F->R[j * D + d];
+        for (int d = 0; d < D; d++) s += F->R[d * mp + i] * F->R[d * mp + j];
         eta += s * s;
       }
     eta     = PetscSqrtReal(eta) + 4.0 * gam(D + 2) * m;
@@ -125,10 +125,8 @@ double knn_frame_project(const knn_frame_t *F, const double *x, double *z, doubl
     w[d] = x[d] - F->mu[d];
     n2 += w[d] * w[d];
   }
-  for (int j = 0; j < F->mp; j++) {
-    double s = 0.0;
-    for (int d = 0; d < D; d++) s += F->R[j * D + d] * w[d];
-    z[j] = s;
-  }
+  for (int j = 0; j < F->mp; j++) z[j] = 0.0;
+  for (int d = 0; d < D; d++) /* each z[j] still sums over d in order; the loop over j vectorizes */
+    for (int j = 0; j < F->mp; j++) z[j] += F->R[d * F->mp + j] * w[d];
   return F->cE * PetscSqrtReal(n2);
 }

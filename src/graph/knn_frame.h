@@ -5,7 +5,7 @@
 
 /* knn_frame.c: coordinate frame of a kd-tree: the identity, or the m leading principal axes of a
  * block that lies near an m-dimensional linear subspace (z = R (x - mu), R m x dim, padded with
- * zero rows to mp, a multiple of 4). Frame distances only prune, through a rigorous threshold. */
+ * zero rows to mp, a multiple of 4, stored transposed: R[d mp + j]). Frame distances only prune, through a rigorous threshold. */
 typedef struct {
   int     dim, m, mp;
   double *mu, *R;             /* NULL for the identity frame */
