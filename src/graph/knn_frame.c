@@ -15,7 +15,8 @@
 #include <float.h>
 #include <petscblaslapack.h>
 
-#define FRAME_SAMPLE 32768 /* rows of the block used for the covariance (strided) */
+#define FRAME_SAMPLE 32768 /* rows of the block used for the covariance (strided), for D <= 32 */
+#define FRAME_WORK   (1 << 20) /* above that: about this many / D rows (never below 4 D) */
 #define FRAME_RESID  1e-6  /* drop trailing axes holding at most this fraction of the variance */
 
 static double gam(int n)
@@ -33,7 +34,7 @@ void knn_frame_identity(int dim, knn_frame_t *F)
 static void sample_cov(const knn_block_t *b, double *mu, double *cov)
 {
   int       D  = b->dim;
-  pm_gidx_t ns = PetscMin(b->n, (pm_gidx_t)FRAME_SAMPLE);
+  pm_gidx_t ns = PetscMin(b->n, PetscMin((pm_gidx_t)FRAME_SAMPLE, PetscMax((pm_gidx_t)(FRAME_WORK / D), (pm_gidx_t)(4 * D))));
 
   for (int d = 0; d < D; d++) mu[d] = 0.0;
   for (int e = 0; e < D * D; e++) cov[e] = 0.0;
