@@ -12,7 +12,7 @@
 
 #define CELL_SAMPLE_MIN 16384
 #define CELL_SAMPLE_PER 256  /* sample rows per rank at least */
-#define RETURN_ROWS     8192 /* graph rows a rank sends per round */
+#define RETURN_BYTES    (32 << 20) /* graph rows a rank sends per round: about this many bytes */
 
 typedef struct {
   int    *dim, *left, *right, *rank; /* node arrays (2P - 1 nodes); leaves have dim = -1 */
@@ -232,13 +232,14 @@ static PetscErrorCode buf_reserve(char **buf, size_t *cap, size_t need)
  * goes, so the stage never holds much more than one copy of the graph. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  int          size, *scnt, *sdsp, *rcnt, *rdsp;
-  pm_gidx_t   *starts, *seg, nmax, nr, got = 0;
+  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp;
+  pm_gidx_t   *starts, *seg, nmax, nr, per, got = 0;
   size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), rb = ri + rd, scap = 0, rcap = 0;
   char        *sbuf = NULL, *rbuf = NULL;
   MPI_Datatype rt;
 
   PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(pm_layout_starts(knn->comm, mine->n, &starts));
   PetscCall(PetscMalloc1(size + 1, &seg));
@@ -249,14 +250,15 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     seg[q] = r;
   }
   PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
-  nr = PetscMax((pm_gidx_t)1, (nmax + RETURN_ROWS - 1) / RETURN_ROWS);
+  per = PetscMax((pm_gidx_t)1024, (pm_gidx_t)(RETURN_BYTES / rb));
+  nr  = PetscMax((pm_gidx_t)1, (nmax + per - 1) / per);
   PetscCallMPI(MPI_Type_contiguous((int)rb, MPI_BYTE, &rt));
   PetscCallMPI(MPI_Type_commit(&rt));
   for (pm_gidx_t k = 0; k < nr; k++) {
     pm_gidx_t ns, nrecv;
     for (int q = 0; q < size; q++) {
       pm_gidx_t len = seg[q + 1] - seg[q];
-      PetscCall(count_to_int(knn->comm, len * (k + 1) / nr - len * k / nr, &scnt[q]));
+      PetscCall(count_to_int(knn->comm, q == rank ? 0 : len * (k + 1) / nr - len * k / nr, &scnt[q])); /* own rows: copied below */
     }
     PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, knn->comm));
     PetscCall(displs(knn->comm, size, scnt, sdsp, &ns));
@@ -267,9 +269,16 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
       pm_gidx_t len = seg[q + 1] - seg[q], lo = seg[q] + len * k / nr, hi = seg[q] + len * (k + 1) / nr;
       for (pm_gidx_t r = lo; r < hi; r++) {
         char *dst = sbuf + (size_t)(sdsp[q] + (r - lo)) * rb;
+        if (q == rank) {
+          pm_gidx_t l = cell->gidx[r] - mine->start;
+          memcpy(ind_out + l * ncol, *ind + r * ncol, ri);
+          memcpy(dist_out + l * ncol, *dist + r * ncol, rd);
+          continue;
+        }
         memcpy(dst, *ind + r * ncol, ri);
         memcpy(dst + ri, *dist + r * ncol, rd);
       }
+      if (q == rank) got += hi - lo;
       release_rows((char *)*ind, ri, seg[q], lo, hi);
       release_rows((char *)*dist, rd, seg[q], lo, hi);
     }
