@@ -3,9 +3,9 @@
  * same sample for any rank count), builds a kd-tree over it and runs the real k-NN query, one row
  * at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
  * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
- * pessimistic for the tree). A tree distance costs about TREE_COST_RATIO times a brute-force pair
- * (dgemm + filter + selection; measured on the benchmark sets), so the tree is chosen when
- * f < 1 / TREE_COST_RATIO. Rank 0 broadcasts the verdict. */
+ * pessimistic for the tree). A tree distance costs 6-13 times a brute-force pair (measured on the
+ * benchmark sets, docs/knn.md), but the probe overestimates the tree's fraction 2-4x at 100k points,
+ * so the tree is chosen when f < 1 / TREE_COST_RATIO = 0.2. Rank 0 broadcasts the verdict. */
 #include "graph/graph_impl.h"
 
 #define PROBE_M         16384
