@@ -6,13 +6,14 @@ static const char *const pm_options_known[] = {
   "-input", "-input_dataset", "-input_format", "-output", "-output_compress", "-stages", "-force", "-quiet",
   "-traceback", "-help", "-options_file", "-log_view",
   /* knn */
-  "-knn_k", "-knn_method", "-knn_tile", "-knn_leaf", "-duplicates",
+  "-knn_k", "-knn_method", "-knn_tile", "-knn_leaf", "-knn_simd", "-duplicates",
   /* id */
   "-twonn_fraction", "-gride_range_max",
   /* density */
   "-density", "-density_id", "-density_knn_k", "-kstar_alpha", "-pak_maxit",
   "-bmti_alpha", "-bmti_errors", "-bmti_errors_probes", "-bmti_errors_max_n", "-bmti_errors_untruncated", "-bmti_ksp_type", "-bmti_pc_type",
   "-bmti_ksp_rtol", "-bmti_ksp_atol", "-bmti_ksp_max_it", "-bmti_ksp_monitor", "-bmti_ksp_view", "-bmti_seed",
+  "-bmti_probe_ksp_type", "-bmti_probe_pc_type", "-bmti_probe_ksp_rtol", "-bmti_probe_ksp_max_it", "-bmti_probe_ksp_monitor",
   /* cluster */
   "-cluster_method", "-cluster_density", "-dpa_z", "-dpa_halo", "-dp_rho_cut", "-dp_delta_cut", "-dp_plot",
   /* trajectories and descriptors */

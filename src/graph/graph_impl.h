@@ -88,6 +88,9 @@ static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, d
 /* Sort every row by (distance, index) and put the point itself in column 0. */
 void knn_lists_finish(knn_lists_t *L);
 
+/* knn.c: widest vector instructions the kernels may use (3 AVX-512, 2 AVX2, 1 SSE2). */
+int knn_simd(void);
+
 /* knn_tile.c: brute force. The dgemm tiles use coordinates centred on mu, augmented so that one
  * product gives the filter value: query rows qa = [q - mu, 1] (D + 1 wide, qn = |q - mu|^2) and
  * block rows ba = [-2 (y - mu), |y - mu|^2 (1 - 2 tol)] (knn_brute_augment), both packed per tile. Candidates are then

@@ -56,8 +56,20 @@ PetscErrorCode pm_knn_set_duplicates(pm_knn_t *knn, pm_dup_mode_t mode)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Widest vector instructions the kNN kernels may use: 3 AVX-512, 2 AVX2, 1 SSE2; what the
+ * processor has, capped by -knn_simd (so the narrower code paths can be tested on any machine). */
+static int knn_simd_cap = 3;
+
+int knn_simd(void)
+{
+  int hw = __builtin_cpu_supports("avx512f") ? 3 : __builtin_cpu_supports("avx2") ? 2 : 1;
+  return hw < knn_simd_cap ? hw : knn_simd_cap;
+}
+
 PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
 {
+  static const char *const simd_names[] = {"auto", "avx512", "avx2", "sse2"};
+  PetscInt                 simd         = 0;
   PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf;
   PetscBool kset;
 
@@ -67,14 +79,16 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscCall(PetscOptionsEnum("-knn_method", "exact search: auto (probe decides), brute (dgemm tiles) or tree (kd-tree per block)", "pm_knn_set_method", pm_knn_method_names, (PetscEnum)knn->method, (PetscEnum *)&knn->method, NULL));
   PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile", "", tile, &tile, NULL));
   PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, NULL));
+  PetscCall(PetscOptionsEList("-knn_simd", "widest vector instructions of the kNN kernels (auto: what the processor has)", "", simd_names, 4, simd_names[simd], &simd, NULL));
   PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));
   PetscOptionsEnd();
   /* checked after the options block, so that an error leaves nothing half-open */
   if (kset) PetscCall(pm_knn_set_k(knn, (int)k));
   PetscCheck(tile >= 8 && tile <= 2048, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 2048]; the default %d suits most caches", (int)tile, PM_KNN_TILE_DEFAULT);
   PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
-  knn->tile = (int)tile;
-  knn->leaf = (int)leaf;
+  knn->tile    = (int)tile;
+  knn->leaf    = (int)leaf;
+  knn_simd_cap = simd == 0 ? 3 : 4 - (int)simd;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -89,6 +89,28 @@ static void exact_pairs(const double *qx, const double *bx, int D, const int *qr
  * appended in row order to pr/pc; returns their number. Three versions chosen at run time. The
  * AVX-512 one has no branch in the loop: the passing columns of 16 entries are compressed into
  * one vector and stored whole (pr and pc need 16 entries of slack past the last pair). */
+/* The pairs (r, jj + bit) of the set bits of m, appended at np; returns the new count. */
+static inline int emit_mask(unsigned m, int r, int jj, int *pr, int *pc, int np)
+{
+  while (m) {
+    pr[np]   = r;
+    pc[np++] = jj + __builtin_ctz(m);
+    m &= m - 1;
+  }
+  return np;
+}
+
+/* The columns [jj, nj) of row r one at a time (the rest after the vector loop). */
+static inline int collect_tail(const double *c, int jj, int nj, double t, int r, int *pr, int *pc, int np)
+{
+  for (; jj < nj; jj++)
+    if (c[jj] <= t) {
+      pr[np]   = r;
+      pc[np++] = jj;
+    }
+  return np;
+}
+
 __attribute__((target("avx512f"))) static int collect_avx512(const double *C, int ns, int nj, const double *t, int *pr, int *pc)
 {
   const __m512i step = _mm512_set1_epi32(16), iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -106,11 +128,7 @@ __attribute__((target("avx512f"))) static int collect_avx512(const double *C, in
       np += __builtin_popcount((unsigned)m);
       off = _mm512_add_epi32(off, step);
     }
-    for (; jj < nj; jj++)
-      if (c[jj] <= t[r]) {
-        pr[np]   = r;
-        pc[np++] = jj;
-      }
+    np = collect_tail(c, jj, nj, t[r], r, pr, pc, np);
   }
   return np;
 }
@@ -126,17 +144,9 @@ __attribute__((target("avx2"))) static int collect_avx2(const double *C, int ns,
     for (; jj + 8 <= nj; jj += 8) {
       unsigned m = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(c + jj), tv, _CMP_LE_OQ));
       m |= (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(c + jj + 4), tv, _CMP_LE_OQ)) << 4;
-      while (m) {
-        pr[np]   = r;
-        pc[np++] = jj + __builtin_ctz(m);
-        m &= m - 1;
-      }
+      np = emit_mask(m, r, jj, pr, pc, np);
     }
-    for (; jj < nj; jj++)
-      if (c[jj] <= t[r]) {
-        pr[np]   = r;
-        pc[np++] = jj;
-      }
+    np = collect_tail(c, jj, nj, t[r], r, pr, pc, np);
   }
   return np;
 }
@@ -152,17 +162,9 @@ static int collect_sse2(const double *C, int ns, int nj, const double *t, int *p
     for (; jj + 8 <= nj; jj += 8) {
       unsigned m = 0;
       for (int p = 0; p < 4; p++) m |= (unsigned)_mm_movemask_pd(_mm_cmple_pd(_mm_loadu_pd(c + jj + 2 * p), tv)) << (2 * p);
-      while (m) {
-        pr[np]   = r;
-        pc[np++] = jj + __builtin_ctz(m);
-        m &= m - 1;
-      }
+      np = emit_mask(m, r, jj, pr, pc, np);
     }
-    for (; jj < nj; jj++)
-      if (c[jj] <= t[r]) {
-        pr[np]   = r;
-        pc[np++] = jj;
-      }
+    np = collect_tail(c, jj, nj, t[r], r, pr, pc, np);
   }
   return np;
 }
@@ -171,8 +173,8 @@ typedef int (*collect_fn)(const double *, int, int, const double *, int *, int *
 
 static collect_fn pick_collect(void)
 {
-  if (__builtin_cpu_supports("avx512f")) return collect_avx512;
-  if (__builtin_cpu_supports("avx2")) return collect_avx2;
+  if (knn_simd() >= 3) return collect_avx512;
+  if (knn_simd() >= 2) return collect_avx2;
   return collect_sse2;
 }
 

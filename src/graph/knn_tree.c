@@ -163,7 +163,7 @@ PetscErrorCode knn_tree_create_frame(const knn_block_t *b, int leaf, PetscBool r
   PetscCall(PetscNew(&t));
   t->dim   = b->dim;
   t->leaf  = leaf < 2 ? 2 : leaf;
-  t->avx2  = __builtin_cpu_supports("avx2");
+  t->avx2  = knn_simd() >= 2;
   t->n     = b->n;
   t->start = b->start;
   t->cap   = 4 * (b->n / t->leaf + 1) + 3;
