@@ -9,6 +9,9 @@
   exact      -bmti_errors exact equals density/bmti/log_den_err to 1e-4 relative (gmm2d, 2 ranks)
   probe      -bmti_errors probe (default count) within 10% median relative error of the exact
              untruncated pseudo-inverse diagonal (computed here with a sparse LU; gmm2d, 1 rank)
+  probe_ranks  the same on 1, 2, 3 ranks (each within 10% median) and the ranks agree: median
+             relative difference of the diagonal vs 1 rank <= 2% (the probe solves stop at rtol 1e-2,
+             and AMG differs with the partition; the random vectors are the same on any rank count)
   two        two far-apart copies of 1500 gmm2d points: two components, finite, each equal to
              DADApy's BMTI on one copy (after removing the mean), component means = k*NN means
   bad        -bmti_ksp_max_it 1 and -bmti_errors exact above -bmti_errors_max_n: clear error, exit != 0
@@ -174,6 +177,20 @@ def case_probe(tmp):
         check(np.median(rel) <= 0.10, f"gmm2d np=1: probe diagonal within 10% median relative error of the exact untruncated diagonal ({np.median(rel):.3f}; 90th percentile {np.percentile(rel, 90):.3f})")
 
 
+def case_probe_ranks(tmp):
+    d, N, ncol, D, idv = prepare(tmp, "gmm2d")
+    exact = untruncated_diag(N, "gmm2d")
+    runs = {n: run(d, n, N, ncol, D, idv, ["-bmti_errors", "probe"]) for n in (1, 2, 3)}
+    if any(r is None for r in runs.values()):
+        return
+    for n, r in runs.items():
+        rel = np.abs(r["err"] ** 2 / exact - 1)
+        check(np.all(np.isfinite(r["err"])) and np.median(rel) <= 0.10, f"gmm2d np={n}: probe diagonal within 10% median relative error of the exact one ({np.median(rel):.3f}; 90th percentile {np.percentile(rel, 90):.3f})")
+        if n > 1:
+            dv = np.abs(r["err"] ** 2 / runs[1]["err"] ** 2 - 1)
+            check(np.median(dv) <= 0.02, f"gmm2d np={n}: probe diagonal equals np=1 to 2% median relative difference ({np.median(dv):.4f}; 90th percentile {np.percentile(dv, 90):.4f})")
+
+
 def case_two(tmp):
     sys.path.insert(0, os.path.join(ROOT, "..", "shared", "tools"))
     import dadapy_ref
@@ -238,7 +255,7 @@ def main():
     os.makedirs(os.path.join(ROOT, "tests", "out"), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.join(ROOT, "tests", "out"), prefix="bmti_") as tmp:
         private_driver(tmp)
-        {"ref": case_ref, "alpha099": case_alpha099, "exact": case_exact, "probe": case_probe, "two": case_two, "bad": case_bad}[case](tmp)
+        {"ref": case_ref, "alpha099": case_alpha099, "exact": case_exact, "probe": case_probe, "probe_ranks": case_probe_ranks, "two": case_two, "bad": case_bad}[case](tmp)
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     sys.exit(1 if failures else 0)
 
