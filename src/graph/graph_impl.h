@@ -16,7 +16,7 @@ struct pm_knn {
   pm_dup_mode_t   dup;
   int             tile; /* rows and columns of one distance tile */
   int             leaf; /* points per kd-tree leaf */
-  PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe;
+  PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe, ev_cells, ev_return;
 };
 
 /* A block of points in the input coordinates: global index of row r is gidx[r], or start + r

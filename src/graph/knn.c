@@ -20,6 +20,8 @@ PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn)
   PetscCall(PetscLogEventRegister("PmKnnTree", PETSC_OBJECT_CLASSID, &n->ev_tree));
   PetscCall(PetscLogEventRegister("PmKnnProbe", PETSC_OBJECT_CLASSID, &n->ev_probe));
   PetscCall(PetscLogEventRegister("PmKnnFinish", PETSC_OBJECT_CLASSID, &n->ev_final));
+  PetscCall(PetscLogEventRegister("PmKnnCells", PETSC_OBJECT_CLASSID, &n->ev_cells));
+  PetscCall(PetscLogEventRegister("PmKnnReturn", PETSC_OBJECT_CLASSID, &n->ev_return));
   *knn = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -117,7 +119,9 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   knn_block_t cb;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(knn->ev_cells, 0, 0, 0, 0));
   PetscCall(knn_cell_create(knn, mine, n_global, &cell));
+  PetscCall(PetscLogEventEnd(knn->ev_cells, 0, 0, 0, 0));
   cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
   PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
   PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
@@ -126,7 +130,9 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
   knn_lists_finish(&h);
   PetscCall(knn_lists_free(&h));
+  PetscCall(PetscLogEventBegin(knn->ev_return, 0, 0, 0, 0));
   PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, mine, g->ind, g->dist)); /* frees ind, dist */
+  PetscCall(PetscLogEventEnd(knn->ev_return, 0, 0, 0, 0));
   PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
   PetscCall(knn_cell_destroy(&cell));
   PetscFunctionReturn(PETSC_SUCCESS);
