@@ -11,6 +11,12 @@
 # Environment: PM_BENCH_DENSITY_SIZES (default "20000 50000 1000000"), PM_BENCH_DENSITY_RANKS
 # (default "1 2"), PM_BENCH_DENSITY_BIG (default 200000: sizes above it run only on
 # PM_BENCH_DENSITY_BIG_RANKS, default "2", since the exact 20-D kNN graph alone takes ~20 min there).
+# Probe errors (off by default: ~2-5 min more at 1M on 2 cores): PM_BENCH_DENSITY_PROBE=1 times
+# -bmti_errors probe (default probes) on PM_BENCH_DENSITY_PROBE_RANKS (default 2) ranks at
+# PM_BENCH_DENSITY_PROBE_SIZES (default: the largest size), through build/tests/mpi/test_bmti_driver
+# fed with the graph, k* and k*NN density of the phasemap run above at that size (no second kNN);
+# adds "probe" rows (probe wall s, CPU s per rank, solves, CG iterations, peak MiB per rank) to
+# bench/results/density.json. E.g. PM_BENCH_DENSITY_PROBE=1 PM_BENCH_DENSITY_SIZES=1000000 BENCH=density bench/run.sh
 set -u
 cd "$(dirname "$0")/.."
 BIN="${BIN:-bin}"
@@ -55,3 +61,63 @@ for n in $SIZES; do
   fi
 done
 "$PY" bench/bench_density_report.py "$LOG" "$TMP" bench/results/density.json "${PM_GIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
+rc=$?
+[ "${PM_BENCH_DENSITY_PROBE:-0}" = 1 ] || exit $rc
+PSIZES="${PM_BENCH_DENSITY_PROBE_SIZES:-$(for n in $SIZES; do echo "$n"; done | sort -n | tail -1)}"
+PRANKS="${PM_BENCH_DENSITY_PROBE_RANKS:-2}"
+DRIVER="${TB:-build/tests}/mpi/test_bmti_driver"
+PLOG="$TMP/probe.jsonl"
+: >"$PLOG"
+for n in $PSIZES; do
+  h5=""
+  for p in $RANKS $BIG_RANKS; do [ -f "$TMP/pm_N${n}_np$p.h5" ] && h5="$TMP/pm_N${n}_np$p.h5"; done
+  [ -n "$h5" ] || { echo "probe: no phasemap output for N=$n (add $n to PM_BENCH_DENSITY_SIZES)"; continue; }
+  raw="$TMP/probe_N$n"
+  mkdir -p "$raw/out"
+  # driver inputs: neighbour rows with column 0 = self, coordinates, k*, k*NN log density and error
+  "$PY" - "$h5" "$TMP/perf_gmm20d_N$n.npy" "$raw" <<'PYEOF' || { echo "probe: cannot prepare N=$n"; continue; }
+import sys, numpy as np, h5py
+h5, xf, d = sys.argv[1:4]
+with h5py.File(h5, "r") as f:
+    ki = f["graph/knn_index"]
+    N, k = ki.shape
+    with open(d + "/ind.bin", "wb") as o:
+        for c0 in range(0, N, 100000):
+            b = ki[c0:c0 + 100000]
+            rows = np.empty((b.shape[0], k + 1), "<i8")
+            rows[:, 0] = np.arange(c0, c0 + b.shape[0])
+            rows[:, 1:] = b
+            rows.tofile(o)
+    f["density/kstarnn/kstar"][:].astype("<i8").tofile(d + "/kstar.bin")
+    f["density/kstarnn/log_density"][:].astype("<f8").tofile(d + "/kl.bin")
+    f["density/kstarnn/error"][:].astype("<f8").tofile(d + "/ke.bin")
+    idv = float(f["density"].attrs["id_used"])
+X = np.load(xf, mmap_mode="r")
+np.ascontiguousarray(X, dtype="<f8").tofile(d + "/x.bin")
+open(d + "/args", "w").write(f"-dir {d} -N {N} -ncol {k + 1} -D {X.shape[1]} -id {idv!r}\n")
+PYEOF
+  /usr/bin/time -f "%e %M" -o "$raw/time" $PM_MPIRUN -n "$PRANKS" "$DRIVER" $(cat "$raw/args") -out "$raw/out" -bmti_errors probe -info :sys \
+    >"$TMP/probe_N$n.log" 2>&1 || { echo "probe failed at N=$n (see $TMP/probe_N$n.log)"; continue; }
+  "$PY" - "$TMP/probe_N$n.log" "$raw/time" "$n" "$PRANKS" >>"$PLOG" <<'PYEOF'
+import json, re, sys
+log, tf, n, p = sys.argv[1:5]
+t = open(log).read()
+m = re.search(r"errors \(probe\) ([0-9.]+) s", t)
+info = re.findall(r"BMTI probe: (\d+) sketch \((\d+) kept\) and (\d+) Hutchinson vectors, (\d+) solves, (\d+) iterations \(rtol ([0-9.e+-]+)\), ([0-9.]+) CPU s", t)
+wall, rss = open(tf).read().split()[-2:]
+print(json.dumps({"kind": "probe", "n": int(n), "ranks": int(p), "probe_seconds": float(m.group(1)) if m else None,
+                  "probe_cpu_seconds_per_rank": max(float(i[6]) for i in info) if info else None,
+                  "solves": int(info[0][3]) if info else None, "iterations": int(info[0][4]) if info else None,
+                  "rtol": float(info[0][5]) if info else None, "driver_wall_seconds": float(wall), "peak_rss_mib_per_rank": int(rss) / 1024}))
+PYEOF
+done
+"$PY" - "$PLOG" bench/results/density.json <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+d = json.load(open(sys.argv[2]))
+d["probe"] = rows
+json.dump(d, open(sys.argv[2], "w"), indent=1)
+print("\n-bmti_errors probe (default probes): N, ranks, probe wall s, CPU s per rank, solves, CG iterations, peak MiB/rank")
+for r in rows:
+    print(r["n"], r["ranks"], r["probe_seconds"], r["probe_cpu_seconds_per_rank"], r["solves"], r["iterations"], round(r["peak_rss_mib_per_rank"]))
+PYEOF
