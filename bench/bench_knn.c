@@ -16,23 +16,24 @@ static double cpu_seconds(void)
 }
 
 /* GFLOP/s of one rank running dgemm on T x T tiles with inner dimension D over a q x b block pair
- * (the brute kernel's loop without the filter: the same call, both operands coordinate-major),
+ * (the brute kernel's loop without the filter: the same call on operands packed as the kernel packs
+ * them, one contiguous D x T coordinate-major block per tile, the layout OpenBLAS runs fastest),
  * all ranks at once as in the real run. */
 static PetscErrorCode dgemm_rate(MPI_Comm comm, int D, int T, double *gflops, double *gflops_cpu)
 {
-  int     nq = 4096, nb = 8192, reps = 3;
+  int     nq = T * (4096 / T + 1), nb = T * (8192 / T + 1), reps = 3; /* whole tiles */
   double *A, *B, *C, t, c, best = 1e30, bestc = 1e30;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc3(nq * D, &A, nb * D, &B, T * T, &C));
-  for (int e = 0; e < nq * D; e++) A[e] = (e % 7) * 0.1;
-  for (int e = 0; e < nb * D; e++) B[e] = (e % 5) * 0.2;
+  PetscCall(PetscMalloc3((size_t)nq * D, &A, (size_t)nb * D, &B, (size_t)T * T, &C));
+  for (size_t e = 0; e < (size_t)nq * D; e++) A[e] = (e % 7) * 0.1;
+  for (size_t e = 0; e < (size_t)nb * D; e++) B[e] = (e % 5) * 0.2;
   for (int r = 0; r < reps; r++) {
     PetscCallMPI(MPI_Barrier(comm));
     t = pm_time();
     c = cpu_seconds();
     for (int j0 = 0; j0 < nb; j0 += T)
-      for (int i0 = 0; i0 < nq; i0 += T) cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, T, D, -2.0, A + i0, nq, B + j0, nb, 0.0, C, T);
+      for (int i0 = 0; i0 < nq; i0 += T) cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, T, D, -2.0, A + (size_t)(i0 / T) * D * T, T, B + (size_t)(j0 / T) * D * T, T, 0.0, C, T);
     t = pm_time() - t;
     c = cpu_seconds() - c;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
