@@ -35,22 +35,28 @@ PetscErrorCode pm_bmti_create(MPI_Comm comm, pm_bmti_t **b)
  * at most 4 interpolation entries per row, strength threshold 0.5 and one level of aggressive
  * coarsening keep the operator complexity low on the dense-ish kNN graphs of high-dimensional
  * data (setup 12x and V-cycle 9x cheaper than hypre's defaults on the 20-D timing set, same
- * iteration count within 2). A value the user gives on the command line wins. */
-static PetscErrorCode hypre_defaults(void)
+ * iteration count within 2). A value the user gives on the command line wins. The probe solves
+ * (bmti_probe.c) use two levels of aggressive coarsening and a Chebyshev smoother on top. */
+PetscErrorCode bmti_hypre_defaults(const char *prefix, int agg_nl, PetscBool chebyshev)
 {
   const char *opt[][2] = {
-      {"-bmti_pc_hypre_boomeramg_coarsen_type", "HMIS"},
-      {"-bmti_pc_hypre_boomeramg_interp_type", "ext+i"},
-      {"-bmti_pc_hypre_boomeramg_P_max", "4"},
-      {"-bmti_pc_hypre_boomeramg_strong_threshold", "0.5"},
-      {"-bmti_pc_hypre_boomeramg_agg_nl", "1"},
+      {"coarsen_type", "HMIS"},
+      {"interp_type", "ext+i"},
+      {"P_max", "4"},
+      {"strong_threshold", "0.5"},
+      {"agg_nl", NULL},
+      {"relax_type_all", "Chebyshev"},
   };
+  char      name[128], nl[16];
   PetscBool set;
 
   PetscFunctionBeginUser;
-  for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
-    PetscCall(PetscOptionsHasName(NULL, NULL, opt[i][0], &set));
-    if (!set) PetscCall(PetscOptionsSetValue(NULL, opt[i][0], opt[i][1]));
+  PetscCall(PetscSNPrintf(nl, sizeof nl, "%d", agg_nl));
+  opt[4][1] = nl;
+  for (size_t i = 0; i < sizeof opt / sizeof opt[0] - (chebyshev ? 0 : 1); i++) {
+    PetscCall(PetscSNPrintf(name, sizeof name, "-%spc_hypre_boomeramg_%s", prefix, opt[i][0]));
+    PetscCall(PetscOptionsHasName(NULL, NULL, name, &set));
+    if (!set) PetscCall(PetscOptionsSetValue(NULL, name, opt[i][1]));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -81,7 +87,7 @@ PetscErrorCode pm_bmti_set_from_options(pm_bmti_t *b)
     PetscBool is_hypre;
     PetscCall(PetscObjectTypeCompare((PetscObject)pc, PCHYPRE, &is_hypre));
     if (is_hypre) {
-      PetscCall(hypre_defaults());
+      PetscCall(bmti_hypre_defaults("bmti_", 1, PETSC_FALSE));
       PetscCall(PCSetFromOptions(pc));
     }
   }

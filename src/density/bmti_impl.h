@@ -96,3 +96,8 @@ PetscErrorCode bmti_errors_probe(pm_bmti_t *b, bmti_work_t *w, Mat A, double *er
 void      bmti_sort_gidx(pm_gidx_t *v, pm_gidx_t n);
 pm_gidx_t bmti_find(const pm_gidx_t *v, pm_gidx_t n, pm_gidx_t key);
 int       bmti_owner(const bmti_work_t *w, pm_gidx_t g);
+
+/* bmti.c: BoomerAMG defaults under -<prefix>pc_hypre_boomeramg_* (HMIS, ext+i, P_max 4, strong
+ * threshold 0.5, agg_nl levels of aggressive coarsening, optionally the Chebyshev smoother); values
+ * already in the options database win. */
+PetscErrorCode bmti_hypre_defaults(const char *prefix, int agg_nl, PetscBool chebyshev);

@@ -178,29 +178,6 @@ static PetscErrorCode hutchinson(probe_t *p, Vec *Q, PetscInt q, Vec z, Vec x, d
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* BoomerAMG of the probe solves (prefix bmti_probe_, a value given on the command line wins): the
- * solve's settings with two levels of aggressive coarsening and a Chebyshev smoother, measured 40%
- * cheaper per probe solve on the 20-D timing set (docs/bmti.md). */
-static PetscErrorCode probe_hypre_defaults(void)
-{
-  const char *opt[][2] = {
-      {"-bmti_probe_pc_hypre_boomeramg_coarsen_type", "HMIS"},
-      {"-bmti_probe_pc_hypre_boomeramg_interp_type", "ext+i"},
-      {"-bmti_probe_pc_hypre_boomeramg_P_max", "4"},
-      {"-bmti_probe_pc_hypre_boomeramg_strong_threshold", "0.5"},
-      {"-bmti_probe_pc_hypre_boomeramg_agg_nl", "2"},
-      {"-bmti_probe_pc_hypre_boomeramg_relax_type_all", "Chebyshev"},
-  };
-  PetscBool set;
-
-  PetscFunctionBeginUser;
-  for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
-    PetscCall(PetscOptionsHasName(NULL, NULL, opt[i][0], &set));
-    if (!set) PetscCall(PetscOptionsSetValue(NULL, opt[i][0], opt[i][1]));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* The KSP of the probe solves. With the default hypre PC: its own CG + BoomerAMG (prefix
  * bmti_probe_, rtol PROBE_RTOL, the solve's max_it), set up once for all probes; with any other PC
  * the user chose for the solve: that KSP (rtol at least PROBE_RTOL). Collective. */
@@ -231,7 +208,9 @@ static PetscErrorCode probe_ksp_create(pm_bmti_t *b, Mat A, KSP *kp)
   PetscCall(KSPSetFromOptions(*kp));
   PetscCall(PetscObjectTypeCompare((PetscObject)pc, PCHYPRE, &hypre));
   if (hypre) { /* injected options that nobody reads would be reported as unused */
-    PetscCall(probe_hypre_defaults());
+    /* the solve's BoomerAMG with agg_nl 2 and a Chebyshev smoother: 40% cheaper per probe solve
+       on the 20-D timing set (docs/bmti.md); a value given on the command line wins */
+    PetscCall(bmti_hypre_defaults("bmti_probe_", 2, PETSC_TRUE));
     PetscCall(PCSetFromOptions(pc));
   }
   PetscCall(KSPSetOperators(*kp, A, A));
