@@ -192,25 +192,15 @@ def case_probe_ranks(tmp):
 
 
 def case_two(tmp):
-    sys.path.insert(0, os.path.join(ROOT, "..", "shared", "tools"))
-    import dadapy_ref
-    dadapy = dadapy_ref.import_dadapy()
-    A = np.load(os.path.join(REF, "gmm2d.npy"))[:1500]
-    X = np.vstack([A, A + np.array([1000.0, 0.0])])
-    dx = dadapy.Data(coordinates=X, maxk=100, n_jobs=1, verbose=False)
-    dx.compute_id_2NN()
-    dx.compute_kstar()
-    kl, ke = dx.compute_density_kstarNN()
+    # DADApy's graph, id, k* and k*NN density of the two copies and its BMTI of one copy, made by
+    # tests/tools/make_bmti_two_components.py (stored: the test needs no DADApy)
+    with h5py.File(os.path.join(REF, "bmti_two_components.h5"), "r") as f:
+        X, ind, kstar = f["X"][:], f["dist_indices"][:].astype(np.int64), f["kstar"][:].astype(np.int64)
+        kl, ke, bm_a, id_used = f["kstarnn_log_den"][:], f["kstarnn_log_den_err"][:], f["bmti_one_copy"][:], float(f.attrs["id"])
     N = X.shape[0]
-    da = dadapy.Data(coordinates=A, maxk=100, n_jobs=1, verbose=False)
-    da.compute_distances()
-    da.intrinsic_dim = dx.intrinsic_dim
-    da.compute_kstar()
-    da.compute_density_BMTI(delta_F_inv_cov="uncorr", solver="sp_direct", sp_direct_perm_spec="NATURAL", alpha=1)
-    bm_a = np.array(da.log_den)
     d = os.path.join(tmp, "two")
-    dump_inputs(d, dx.dist_indices, X, dx.kstar, kl, ke)
-    r = run(d, 3, N, dx.dist_indices.shape[1], 2, float(dx.intrinsic_dim), ["-bmti_ksp_rtol", "1e-12"])
+    dump_inputs(d, ind, X, kstar, kl, ke)
+    r = run(d, 3, N, ind.shape[1], 2, id_used, ["-bmti_ksp_rtol", "1e-12"])
     if r is None:
         return
     half = N // 2
