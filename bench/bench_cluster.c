@@ -4,15 +4,6 @@
  * adjusted Rand index against the true components. Prints one "RESULT {json}" line on rank 0. */
 #include <phasemap/cluster.h>
 #include "cluster/cluster_impl.h"
-#include <sys/resource.h>
-#include <time.h>
-
-static double cpu_seconds(void)
-{
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
 
 static inline uint64_t mix(uint64_t z)
 {
@@ -108,10 +99,10 @@ int main(int argc, char **argv)
   rss0  = pm_peak_rss_bytes();
   PetscCallMPI(MPI_Barrier(comm));
   t0 = pm_time();
-  c0 = cpu_seconds();
+  c0 = pm_cpu_time();
   PetscCall(pm_cluster_compute(cl, X, G, den));
   t_cl = pm_time() - t0;
-  c_cl = cpu_seconds() - c0;
+  c_cl = pm_cpu_time() - c0;
   rss1 = pm_peak_rss_bytes();
   PetscCall(pm_cluster_get_result(cl, &res));
   PetscCall(ari(comm, n, G->n_local, res->label, comp, res->K, C, &a));

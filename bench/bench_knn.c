@@ -5,15 +5,6 @@
 #include <phasemap/io.h>
 #include "graph/graph_impl.h"
 #include <cblas.h>
-#include <sys/resource.h>
-
-/* CPU seconds (user + system) of this process so far. */
-static double cpu_seconds(void)
-{
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
 
 /* GFLOP/s of one rank running dgemm on T x T tiles with inner dimension D over a q x b block pair
  * (the brute kernel's loop without the filter: the same call on operands packed as the kernel packs
@@ -31,11 +22,11 @@ static PetscErrorCode dgemm_rate(MPI_Comm comm, int D, int T, double *gflops, do
   for (int r = 0; r < reps; r++) {
     PetscCallMPI(MPI_Barrier(comm));
     t = pm_time();
-    c = cpu_seconds();
+    c = pm_cpu_time();
     for (int j0 = 0; j0 < nb; j0 += T)
       for (int i0 = 0; i0 < nq; i0 += T) cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, T, D, -2.0, A + (size_t)(i0 / T) * D * T, T, B + (size_t)(j0 / T) * D * T, T, 0.0, C, T);
     t = pm_time() - t;
-    c = cpu_seconds() - c;
+    c = pm_cpu_time() - c;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &c, 1, MPI_DOUBLE, MPI_MAX, comm));
     best  = PetscMin(best, t);
@@ -78,10 +69,10 @@ int main(int argc, char **argv)
   PetscCall(pm_knn_set_from_options(knn));
   PetscCallMPI(MPI_Barrier(comm));
   t   = pm_time();
-  cpu = cpu_seconds();
+  cpu = pm_cpu_time();
   PetscCall(pm_knn_build(knn, &X, &g));
   t   = pm_time() - t;
-  cpu = cpu_seconds() - cpu;
+  cpu = pm_cpu_time() - cpu;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
   PetscCallMPI(MPI_Allreduce(&cpu, &cpumax, 1, MPI_DOUBLE, MPI_MAX, comm));
   PetscCallMPI(MPI_Allreduce(&cpu, &cpusum, 1, MPI_DOUBLE, MPI_SUM, comm));

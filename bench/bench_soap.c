@@ -6,14 +6,6 @@
  * "RESULT {json}". Options: -pos FILE, -chunk n. */
 #include "descriptors/soap_impl.h"
 #include <string.h>
-#include <time.h>
-
-static double cpu_time(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static PetscErrorCode read_frame(MPI_Comm comm, const char *path, pm_atoms_t *at)
 {
@@ -80,20 +72,20 @@ int main(int argc, char **argv)
   PetscCall(PetscMalloc1((size_t)chunk * dim, &buf));
   PetscCallMPI(MPI_Barrier(comm));
   t0 = pm_time();
-  c0 = cpu_time();
+  c0 = pm_cpu_time();
   PetscCall(pm_domain_create(comm, &at, rc, &dom));
   PetscCall(pm_cells_create(dom, rc, &cells));
   t_dom = pm_time() - t0;
   for (int64_t first = 0; first < dom->n_own; first += chunk) {
     int64_t count = PetscMin(chunk, dom->n_own - first);
-    double  t1 = pm_time(), t2, u1 = cpu_time(), u2;
+    double  t1 = pm_time(), t2, u1 = pm_cpu_time(), u2;
     PetscCall(pm_nlist_build(dom, cells, rc, first, count, 0, &nl));
     nl.nspecies = 1;
     t2          = pm_time();
-    u2          = cpu_time();
+    u2          = pm_cpu_time();
     PetscCall(pm_soap_compute(s, &nl, buf, dim, 0));
     t_soap += pm_time() - t2;
-    c_soap += cpu_time() - u2;
+    c_soap += pm_cpu_time() - u2;
     c_nl += u2 - u1;
     t_nl += t2 - t1;
     nnb += (double)nl.off[nl.n];
@@ -104,7 +96,7 @@ int main(int argc, char **argv)
   tl[1] = t_dom;
   tl[2] = t_nl;
   tl[3] = t_soap;
-  tl[4] = cpu_time() - c0;
+  tl[4] = pm_cpu_time() - c0;
   tl[5] = c_nl;
   tl[6] = c_soap;
   PetscCallMPI(MPI_Reduce(tl, tmax, 7, MPI_DOUBLE, MPI_MAX, 0, comm));

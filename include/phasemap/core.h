@@ -104,5 +104,7 @@ PetscErrorCode pm_parse_int_list(MPI_Comm comm, const char *opt, const char *s, 
 
 /* Wall clock seconds (MPI_Wtime). */
 double pm_time(void);
+/* CPU seconds used by this process so far (user + system, all its threads). */
+double pm_cpu_time(void);
 /* Peak resident memory of this process in bytes (getrusage). */
 double pm_peak_rss_bytes(void);

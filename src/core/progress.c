@@ -1,6 +1,7 @@
 /* Progress lines on rank 0 ("knn 45% (9/20) 12.3 s, ETA 15.0 s"), at most every few seconds. */
 #include <phasemap/core.h>
 #include <sys/resource.h>
+#include <time.h>
 
 struct pm_progress {
   MPI_Comm  comm;
@@ -14,6 +15,13 @@ struct pm_progress {
 #define PM_PROGRESS_EVERY 5.0 /* seconds between lines */
 
 double pm_time(void) { return MPI_Wtime(); }
+
+double pm_cpu_time(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return 0.0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 double pm_peak_rss_bytes(void)
 {

@@ -12,7 +12,6 @@
  * several %; 1e-5 gives the same error), with their own CG + BoomerAMG (prefix bmti_probe_: two
  * levels of aggressive coarsening and a Chebyshev smoother, 40% cheaper per probe solve). */
 #include "density/bmti_impl.h"
-#include <time.h>
 
 #define PROBE_RTOL       1e-2  /* relative tolerance of the probe solves (-bmti_probe_ksp_rtol) */
 #define PROBE_FAST_COMPS 65536 /* components up to which the projection uses one dense allreduce */
@@ -27,14 +26,6 @@ typedef struct {
   double      *csum; /* per-component sums and counts (fast projection), 2 n_comp */
   double      *zero; /* zeros (reference of bmti_shift) */
 } probe_t;
-
-/* CPU seconds of this process (the probe statistics; wall time is in the density stage's view). */
-static double pm_cpu_seconds(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double rademacher(uint64_t seed, uint64_t probe, pm_gidx_t i)
 {
@@ -222,7 +213,7 @@ PetscErrorCode bmti_errors_probe(pm_bmti_t *b, bmti_work_t *w, Mat A, double *er
   probe_t   p = {.b = b, .w = w, .pin = (PetscBool)(b->alpha == 1.0)};
   PetscInt  m = b->probes, q = 0, maxit;
   Vec      *Q, z, x;
-  double   *diag, c0 = pm_cpu_seconds();
+  double   *diag, c0 = pm_cpu_time();
   PetscReal rtol, atol, dtol, prtol;
 
   PetscFunctionBeginUser;
@@ -245,7 +236,7 @@ PetscErrorCode bmti_errors_probe(pm_bmti_t *b, bmti_work_t *w, Mat A, double *er
   PetscCall(exact_part(&p, Q, q, x, diag));
   PetscCall(hutchinson(&p, Q, q, z, x, diag));
   for (pm_gidx_t i = 0; i < w->n_local; i++) err[i] = PetscSqrtReal(PetscMax(0.0, diag[i]));
-  PetscCall(PetscInfo(NULL, "BMTI probe: %" PetscInt_FMT " sketch (%" PetscInt_FMT " kept) and %" PetscInt_FMT " Hutchinson vectors, %" PetscInt_FMT " solves, %" PetscInt_FMT " iterations (rtol %g), %.3f CPU s\n", p.r, q, p.s, p.r + q + p.s, b->probe_its, (double)prtol, pm_cpu_seconds() - c0));
+  PetscCall(PetscInfo(NULL, "BMTI probe: %" PetscInt_FMT " sketch (%" PetscInt_FMT " kept) and %" PetscInt_FMT " Hutchinson vectors, %" PetscInt_FMT " solves, %" PetscInt_FMT " iterations (rtol %g), %.3f CPU s\n", p.r, q, p.s, p.r + q + p.s, b->probe_its, (double)prtol, pm_cpu_time() - c0));
   PetscCall(KSPSetInitialGuessNonzero(b->ksp, PETSC_TRUE));
   PetscCall(KSPSetTolerances(b->ksp, rtol, atol, dtol, maxit));
   PetscCall(KSPDestroy(&p.ksp));
