@@ -32,34 +32,37 @@ static inline double *packed(double *p, pm_gidx_t r, int D, int T, int d)
   return p + (size_t)(r / T) * (size_t)(D + 1) * (size_t)T + (size_t)d * (size_t)T + (size_t)(r % T);
 }
 
-void knn_brute_pack_queries(const knn_block_t *q, const double *mu, int T, double *qa, double *qn)
+/* Rows of b centred on mu and scaled, packed per tile; the last packed row of each point gets
+ * |x - mu|^2 (the callers turn it into their augmentation). */
+static void pack_centred(const knn_block_t *b, const double *mu, int T, double scale, double *p)
 {
-  int D = q->dim;
-  for (pm_gidx_t i = 0; i < q->n; i++) {
+  int D = b->dim;
+  for (pm_gidx_t j = 0; j < b->n; j++) {
     double s = 0.0;
     for (int d = 0; d < D; d++) {
-      double t                 = q->x[i * D + d] - mu[d];
-      *packed(qa, i, D, T, d) = t;
+      double t                = b->x[j * D + d] - mu[d];
+      *packed(p, j, D, T, d) = scale * t;
       s += t * t;
     }
-    *packed(qa, i, D, T, D) = 1.0;
-    qn[i]                   = s;
+    *packed(p, j, D, T, D) = s;
+  }
+}
+
+void knn_brute_pack_queries(const knn_block_t *q, const double *mu, int T, double *qa, double *qn)
+{
+  pack_centred(q, mu, T, 1.0, qa);
+  for (pm_gidx_t i = 0; i < q->n; i++) {
+    double *last = packed(qa, i, q->dim, T, q->dim);
+    qn[i]        = *last;
+    *last        = 1.0;
   }
 }
 
 void knn_brute_augment(const knn_block_t *b, const double *mu, int T, double *ba)
 {
-  int    D   = b->dim;
-  double tol = knn_tile_tol(D);
-  for (pm_gidx_t j = 0; j < b->n; j++) {
-    double s = 0.0;
-    for (int d = 0; d < D; d++) {
-      double t                 = b->x[j * D + d] - mu[d];
-      *packed(ba, j, D, T, d) = -2.0 * t;
-      s += t * t;
-    }
-    *packed(ba, j, D, T, D) = s * (1.0 - 2.0 * tol);
-  }
+  double tol = knn_tile_tol(b->dim);
+  pack_centred(b, mu, T, -2.0, ba);
+  for (pm_gidx_t j = 0; j < b->n; j++) *packed(ba, j, b->dim, T, b->dim) *= 1.0 - 2.0 * tol;
 }
 
 /* Exact squared distances of the candidate pairs (query row qr[p], block row bc[p]), eight
@@ -85,10 +88,6 @@ static void exact_pairs(const double *qx, const double *bx, int D, const int *qr
   for (; p < np; p++) out[p] = knn_dist2(qx + (size_t)qr[p] * D, bx + (size_t)bc[p] * D, D);
 }
 
-/* The filter of a whole tile: the pairs (row, column) of the ns x nj tile C with C[r][j] <= t[r],
- * appended in row order to pr/pc; returns their number. Three versions chosen at run time. The
- * AVX-512 one has no branch in the loop: the passing columns of 16 entries are compressed into
- * one vector and stored whole (pr and pc need 16 entries of slack past the last pair). */
 /* The pairs (r, jj + bit) of the set bits of m, appended at np; returns the new count. */
 static inline int emit_mask(unsigned m, int r, int jj, int *pr, int *pc, int np)
 {
@@ -111,6 +110,10 @@ static inline int collect_tail(const double *c, int jj, int nj, double t, int r,
   return np;
 }
 
+/* The filter of a whole tile: the pairs (row, column) of the ns x nj tile C with C[r][j] <= t[r],
+ * appended in row order to pr/pc; returns their number. Three versions chosen at run time. The
+ * AVX-512 one has no branch in the loop: the passing columns of 16 entries are compressed into
+ * one vector and stored whole (pr and pc need 16 entries of slack past the last pair). */
 __attribute__((target("avx512f"))) static int collect_avx512(const double *C, int ns, int nj, const double *t, int *pr, int *pc)
 {
   const __m512i step = _mm512_set1_epi32(16), iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
