@@ -113,80 +113,53 @@ static PetscErrorCode displs(MPI_Comm comm, int size, const int *cnt, int *dsp, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* All-to-all of rows (rb bytes each) to ranks dest[r], in two halves so that the caller can free
- * its source arrays between packing and receiving. Received rows arrive in source rank order. */
-typedef void (*pack_fn)(const void *ctx, pm_gidx_t r, char *dst);
-typedef struct {
-  int   *scnt, *sdsp, *rcnt, *rdsp;
-  size_t rb;
-  char  *sbuf;
-} xchg_t;
-
-static PetscErrorCode xchg_begin(MPI_Comm comm, int size, pm_gidx_t n, const int *dest, size_t rb, pack_fn pack, const void *ctx, xchg_t *X)
+/* Send row r of b, packed as [global index, coordinates] (rb bytes) straight into the send
+ * buffer, to rank dest[r]; the received rows arrive in source rank order. */
+static PetscErrorCode send_rows(MPI_Comm comm, int size, const knn_block_t *b, const int *dest, size_t rb, char **out, pm_gidx_t *nout)
 {
-  int      *pos;
-  pm_gidx_t ns, nr;
-
-  PetscFunctionBeginUser;
-  X->rb = rb;
-  PetscCall(PetscCalloc4(size, &X->scnt, size + 1, &X->sdsp, size, &X->rcnt, size + 1, &X->rdsp));
-  for (pm_gidx_t r = 0; r < n; r++) X->scnt[dest[r]]++;
-  PetscCallMPI(MPI_Alltoall(X->scnt, 1, MPI_INT, X->rcnt, 1, MPI_INT, comm));
-  PetscCall(displs(comm, size, X->scnt, X->sdsp, &ns));
-  PetscCall(displs(comm, size, X->rcnt, X->rdsp, &nr));
-  PetscCall(PetscMalloc1(ns * rb + 1, &X->sbuf));
-  PetscCall(PetscMalloc1(size + 1, &pos));
-  for (int p = 0; p < size; p++) pos[p] = X->sdsp[p];
-  for (pm_gidx_t r = 0; r < n; r++) pack(ctx, r, X->sbuf + (size_t)pos[dest[r]]++ * rb);
-  PetscCall(PetscFree(pos));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode xchg_end(MPI_Comm comm, int size, xchg_t *X, char **out, pm_gidx_t *nout)
-{
+  int         *scnt, *sdsp, *rcnt, *rdsp, *pos;
+  pm_gidx_t    ns;
+  char        *sbuf;
   MPI_Datatype rt;
 
   PetscFunctionBeginUser;
-  *nout = X->rdsp[size];
-  PetscCall(PetscMalloc1(*nout * X->rb + 1, out));
-  PetscCallMPI(MPI_Type_contiguous((int)X->rb, MPI_BYTE, &rt));
+  PetscCall(PetscCalloc5(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp, size + 1, &pos));
+  for (pm_gidx_t r = 0; r < b->n; r++) scnt[dest[r]]++;
+  PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, comm));
+  PetscCall(displs(comm, size, scnt, sdsp, &ns));
+  PetscCall(displs(comm, size, rcnt, rdsp, nout));
+  PetscCall(PetscMalloc1(ns * rb + 1, &sbuf));
+  for (int p = 0; p < size; p++) pos[p] = sdsp[p];
+  for (pm_gidx_t r = 0; r < b->n; r++) {
+    char     *dst = sbuf + (size_t)pos[dest[r]]++ * rb;
+    pm_gidx_t g   = b->start + r;
+    memcpy(dst, &g, sizeof g);
+    memcpy(dst + sizeof g, b->x + r * b->dim, (size_t)b->dim * sizeof(double));
+  }
+  PetscCall(PetscMalloc1(*nout * rb + 1, out));
+  PetscCallMPI(MPI_Type_contiguous((int)rb, MPI_BYTE, &rt));
   PetscCallMPI(MPI_Type_commit(&rt));
-  PetscCallMPI(MPI_Alltoallv(X->sbuf, X->scnt, X->sdsp, rt, *out, X->rcnt, X->rdsp, rt, comm));
+  PetscCallMPI(MPI_Alltoallv(sbuf, scnt, sdsp, rt, *out, rcnt, rdsp, rt, comm));
   PetscCallMPI(MPI_Type_free(&rt));
-  PetscCall(PetscFree(X->sbuf));
-  PetscCall(PetscFree4(X->scnt, X->sdsp, X->rcnt, X->rdsp));
+  PetscCall(PetscFree(sbuf));
+  PetscCall(PetscFree5(scnt, sdsp, rcnt, rdsp, pos));
   PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-typedef struct {
-  const knn_block_t *b;
-} pack_rows_t;
-
-static void pack_rows(const void *ctx, pm_gidx_t r, char *dst) /* [global index, coordinates] */
-{
-  const knn_block_t *b = ((const pack_rows_t *)ctx)->b;
-  pm_gidx_t          g = b->start + r;
-  memcpy(dst, &g, sizeof g);
-  memcpy(dst + sizeof g, b->x + r * b->dim, (size_t)b->dim * sizeof(double));
 }
 
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell)
 {
-  cut_tree_t  T = {0};
-  int         size, D = mine->dim, *dest;
-  size_t      rb = sizeof(pm_gidx_t) + (size_t)D * sizeof(double);
-  char       *recv;
-  pm_gidx_t   nr;
-  xchg_t      X;
-  pack_rows_t ctx = {mine};
+  cut_tree_t T = {0};
+  int        size, D = mine->dim, *dest;
+  size_t     rb = sizeof(pm_gidx_t) + (size_t)D * sizeof(double);
+  char      *recv;
+  pm_gidx_t  nr;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(cuts_build(knn, mine, n_global, &T));
   PetscCall(PetscMalloc1(mine->n + 1, &dest));
   for (pm_gidx_t r = 0; r < mine->n; r++) dest[r] = cell_of(&T, mine->x + r * D);
-  PetscCall(xchg_begin(knn->comm, size, mine->n, dest, rb, pack_rows, &ctx, &X));
-  PetscCall(xchg_end(knn->comm, size, &X, &recv, &nr));
+  PetscCall(send_rows(knn->comm, size, mine, dest, rb, &recv, &nr));
   cell->n = nr;
   PetscCall(PetscMalloc1(nr * D + 1, &cell->x));
   PetscCall(PetscMalloc1(nr + 1, &cell->gidx));
