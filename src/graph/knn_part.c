@@ -202,14 +202,16 @@ static PetscErrorCode buf_reserve(char **buf, size_t *cap, size_t need)
  * order), so the rows of each owner form one segment seg[q] .. seg[q+1]. Round k sends the k-th of
  * nr equal slices of every segment: each rank sends and receives about n / nr rows per round, the
  * owners fill their rows in order, and the sent part of the cell graph goes back to the OS as it
- * goes, so the stage never holds much more than one copy of the graph. */
+ * goes, so the stage never holds much more than one copy of the graph. A slice is contiguous in
+ * the cell arrays, so it is sent from them as it is (no packing copy); a received row names its
+ * place by its column 0, the point itself. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp;
+  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp, nmax_int;
   pm_gidx_t   *starts, *seg, nmax, nr, per, got = 0;
-  size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), rb = ri + rd, scap = 0, rcap = 0;
-  char        *sbuf = NULL, *rbuf = NULL;
-  MPI_Datatype rt;
+  size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), icap = 0, dcap = 0;
+  char        *ibuf = NULL, *dbuf = NULL;
+  MPI_Datatype it, dt;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -222,54 +224,53 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     while (r < cell->n && cell->gidx[r] < starts[q]) r++;
     seg[q] = r;
   }
+  PetscCall(count_to_int(knn->comm, cell->n, &nmax_int)); /* slices are sent by row offset: an int */
   PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
-  per = PetscMax((pm_gidx_t)1024, (pm_gidx_t)(RETURN_BYTES / rb));
+  per = PetscMax((pm_gidx_t)1024, (pm_gidx_t)(RETURN_BYTES / (ri + rd)));
   nr  = PetscMax((pm_gidx_t)1, (nmax + per - 1) / per);
-  PetscCallMPI(MPI_Type_contiguous((int)rb, MPI_BYTE, &rt));
-  PetscCallMPI(MPI_Type_commit(&rt));
+  PetscCallMPI(MPI_Type_contiguous(ncol, MPI_INT64_T, &it));
+  PetscCallMPI(MPI_Type_commit(&it));
+  PetscCallMPI(MPI_Type_contiguous(ncol, MPI_DOUBLE, &dt));
+  PetscCallMPI(MPI_Type_commit(&dt));
   for (pm_gidx_t k = 0; k < nr; k++) {
-    pm_gidx_t ns, nrecv;
-    for (int q = 0; q < size; q++) {
-      pm_gidx_t len = seg[q + 1] - seg[q];
-      PetscCall(count_to_int(knn->comm, q == rank ? 0 : len * (k + 1) / nr - len * k / nr, &scnt[q])); /* own rows: copied below */
-    }
-    PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, knn->comm));
-    PetscCall(displs(knn->comm, size, scnt, sdsp, &ns));
-    PetscCall(displs(knn->comm, size, rcnt, rdsp, &nrecv));
-    PetscCall(buf_reserve(&sbuf, &scap, ns * rb + 1));
-    PetscCall(buf_reserve(&rbuf, &rcap, nrecv * rb + 1));
+    pm_gidx_t nrecv;
     for (int q = 0; q < size; q++) {
       pm_gidx_t len = seg[q + 1] - seg[q], lo = seg[q] + len * k / nr, hi = seg[q] + len * (k + 1) / nr;
+      scnt[q]       = q == rank ? 0 : (int)(hi - lo); /* own rows: copied below */
+      sdsp[q]       = (int)lo;
+      if (q != rank) continue;
       for (pm_gidx_t r = lo; r < hi; r++) {
-        char *dst = sbuf + (size_t)(sdsp[q] + (r - lo)) * rb;
-        if (q == rank) {
-          pm_gidx_t l = cell->gidx[r] - mine->start;
-          memcpy(ind_out + l * ncol, *ind + r * ncol, ri);
-          memcpy(dist_out + l * ncol, *dist + r * ncol, rd);
-          continue;
-        }
-        memcpy(dst, *ind + r * ncol, ri);
-        memcpy(dst + ri, *dist + r * ncol, rd);
+        pm_gidx_t l = cell->gidx[r] - mine->start;
+        memcpy(ind_out + l * ncol, *ind + r * ncol, ri);
+        memcpy(dist_out + l * ncol, *dist + r * ncol, rd);
       }
-      if (q == rank) got += hi - lo;
-      release_rows((char *)*ind, ri, seg[q], lo, hi);
-      release_rows((char *)*dist, rd, seg[q], lo, hi);
+      got += hi - lo;
     }
-    PetscCallMPI(MPI_Alltoallv(sbuf, scnt, sdsp, rt, rbuf, rcnt, rdsp, rt, knn->comm));
+    PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, knn->comm));
+    PetscCall(displs(knn->comm, size, rcnt, rdsp, &nrecv));
+    PetscCall(buf_reserve(&ibuf, &icap, nrecv * ri + 1));
+    PetscCall(buf_reserve(&dbuf, &dcap, nrecv * rd + 1));
+    PetscCallMPI(MPI_Alltoallv(*ind, scnt, sdsp, it, ibuf, rcnt, rdsp, it, knn->comm));
+    PetscCallMPI(MPI_Alltoallv(*dist, scnt, sdsp, dt, dbuf, rcnt, rdsp, dt, knn->comm));
+    for (int q = 0; q < size; q++) {
+      pm_gidx_t len = seg[q + 1] - seg[q];
+      release_rows((char *)*ind, ri, seg[q], seg[q] + len * k / nr, seg[q] + len * (k + 1) / nr);
+      release_rows((char *)*dist, rd, seg[q], seg[q] + len * k / nr, seg[q] + len * (k + 1) / nr);
+    }
     for (pm_gidx_t r = 0; r < nrecv; r++) {
-      pm_gidx_t g, l;
-      memcpy(&g, rbuf + r * rb, sizeof g);
-      l = g - mine->start;
+      const pm_gidx_t *row = (const pm_gidx_t *)ibuf + r * ncol;
+      pm_gidx_t        l   = row[0] - mine->start;
       PM_ASSERT(l >= 0 && l < mine->n);
-      memcpy(ind_out + l * ncol, rbuf + r * rb, ri);
-      memcpy(dist_out + l * ncol, rbuf + r * rb + ri, rd);
+      memcpy(ind_out + l * ncol, row, ri);
+      memcpy(dist_out + l * ncol, (const double *)dbuf + r * ncol, rd);
     }
     got += nrecv;
   }
   PM_ASSERT(got == mine->n);
-  PetscCallMPI(MPI_Type_free(&rt));
-  PetscCall(PetscFree(sbuf));
-  PetscCall(PetscFree(rbuf));
+  PetscCallMPI(MPI_Type_free(&it));
+  PetscCallMPI(MPI_Type_free(&dt));
+  PetscCall(PetscFree(ibuf));
+  PetscCall(PetscFree(dbuf));
   PetscCall(PetscFree2(*ind, *dist));
   PetscCall(PetscFree4(scnt, sdsp, rcnt, rdsp));
   PetscCall(PetscFree(seg));
