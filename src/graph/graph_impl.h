@@ -42,6 +42,8 @@ typedef struct {
   int             *fill;
   double          *bound2;
   const pm_gidx_t *self; /* global index of local row i, or NULL: row_start + i */
+  pm_gidx_t      **irow; /* row i at irow[i] / drow[i] (ncol entries each), or NULL: ind/dist + i ncol */
+  double         **drow;
 } knn_lists_t;
 
 /* Candidate buffers for `rows` rows (row r of the buffer serves one local row at a time). */
@@ -86,7 +88,7 @@ static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, d
   if (c + 1 == B->cap) knn_flush(L, B, r, i);
 }
 /* Sort every row by (distance, index) and put the point itself in column 0. */
-void knn_lists_finish(knn_lists_t *L);
+PetscErrorCode knn_lists_finish(knn_lists_t *L);
 
 /* knn.c: widest vector instructions the kernels may use (3 AVX-512, 2 AVX2, 1 SSE2). */
 int knn_simd(void);
@@ -130,13 +132,19 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
  * compact cells (recursive bisection at sample quantiles), so a rank's queries only open the few
  * remote blocks near its cell; the finished rows go back to their owners. Collective. */
 typedef struct {
-  pm_gidx_t  n;    /* rows in this rank's cell */
-  double    *x;    /* n x dim */
-  pm_gidx_t *gidx; /* their global indices */
+  pm_gidx_t  n;      /* rows in this rank's cell */
+  double    *x;      /* n x dim */
+  pm_gidx_t *gidx;   /* their global indices, increasing */
+  pm_gidx_t *seg;    /* P + 1: cell rows [seg[q], seg[q + 1]) belong to rank q's input block */
 } knn_cell_t;
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell);
-/* Frees *ind and *dist (PetscMalloc2'ed together) once they are packed. */
-PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
+/* Graph rows for the cell: the rows of this rank's own input block are kept in place in the
+ * output (ind_out/dist_out, block layout), the others in the arrays *ind and *dist (cell order, own segment left
+ * out); L's row pointers are set accordingly. Free with knn_cell_return. */
+PetscErrorCode knn_cell_rows(pm_knn_t *knn, const knn_cell_t *cell, const knn_block_t *mine, int ncol, pm_gidx_t *ind_out, double *dist_out, pm_gidx_t **ind, double **dist, knn_lists_t *L);
+/* Sends the rows of other owners home (ind_out/dist_out get them); frees *ind, *dist and L's row
+ * pointers. */
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, knn_lists_t *L, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 
 /* knn_probe.c: the -knn_method auto rule. Collective. */

@@ -123,15 +123,15 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   PetscCall(knn_cell_create(knn, mine, n_global, &cell));
   PetscCall(PetscLogEventEnd(knn->ev_cells, 0, 0, 0, 0));
   cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
-  PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
-  PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
+  PetscCall(knn_lists_init(&h, cell.n, 0, g->k, NULL, NULL));
+  PetscCall(knn_cell_rows(knn, &cell, mine, g->ncol, g->ind, g->dist, &ind, &dist, &h));
   h.self = cell.gidx;
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
   PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
-  knn_lists_finish(&h);
-  PetscCall(knn_lists_free(&h));
+  PetscCall(knn_lists_finish(&h));
   PetscCall(PetscLogEventBegin(knn->ev_return, 0, 0, 0, 0));
-  PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, mine, g->ind, g->dist)); /* frees ind, dist */
+  PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, &h, mine, g->ind, g->dist)); /* frees ind, dist */
+  PetscCall(knn_lists_free(&h));
   PetscCall(PetscLogEventEnd(knn->ev_return, 0, 0, 0, 0));
   PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
   PetscCall(knn_cell_destroy(&cell));
@@ -167,7 +167,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     PetscCall(knn_ring_search(knn, &mine, method, &h));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
-    knn_lists_finish(&h);
+    PetscCall(knn_lists_finish(&h));
     PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_free(&h));
   }

@@ -16,6 +16,8 @@ PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, 
   L->ind       = ind;
   L->dist      = dist;
   L->self      = NULL;
+  L->irow      = NULL;
+  L->drow      = NULL;
   PetscCall(PetscCalloc1(n + 1, &L->fill));
   PetscCall(PetscMalloc1(n + 1, &L->bound2));
   for (pm_gidx_t i = 0; i < n; i++) L->bound2[i] = PETSC_INFINITY;
@@ -193,8 +195,8 @@ static void sqrt_n(const double *x, double *y, int n)
 
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 {
-  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
-  pm_gidx_t *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
+  double    *D = (L->drow ? L->drow[i] : L->dist + i * L->ncol) + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
+  pm_gidx_t *G = (L->irow ? L->irow[i] : L->ind + i * L->ncol) + 1, *bg = B->g + (size_t)r * B->cap;
   int        f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
 
   if (nb == 0) return;
@@ -221,15 +223,65 @@ void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
   L->bound2[i] = mx * mx * (1.0 + 1e-12) + 1e-300;
 }
 
-void knn_lists_finish(knn_lists_t *L)
+/* Sort d/g[0..n) by (distance, index) through the scratch td/tg (n each) and cnt (n + 1): a counting
+ * pass scatters the entries into n buckets by the monotone map of select_into (a lower bucket
+ * means a strictly smaller distance), so only the order inside each bucket is left to fix: by
+ * insertion while a bucket is small, by sort_pairs when many distances share one. About three
+ * linear passes instead of a quicksort's log2(n). */
+static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, int *cnt)
 {
+  double lo = d[0], hi = d[0], s;
+
+  for (int c = 1; c < n; c++) {
+    lo = d[c] < lo ? d[c] : lo;
+    hi = d[c] > hi ? d[c] : hi;
+  }
+  if (n < 32 || !(hi > lo)) {
+    sort_pairs(d, g, n);
+    return;
+  }
+  s = n / (hi - lo);
+#define BUCKET(x) ((int)(((x) - lo) * s) < n - 1 ? (int)(((x) - lo) * s) : n - 1)
+  for (int b = 0; b <= n; b++) cnt[b] = 0;
+  for (int c = 0; c < n; c++) cnt[BUCKET(d[c]) + 1]++;
+  for (int b = 0; b < n; b++) cnt[b + 1] += cnt[b]; /* cnt[b]: first slot of bucket b */
+  for (int c = 0; c < n; c++) {
+    int p = cnt[BUCKET(d[c])]++; /* afterwards cnt[b] is the end of bucket b */
+    td[p] = d[c];
+    tg[p] = g[c];
+  }
+#undef BUCKET
+  for (int b = 0, b0 = 0; b < n; b0 = cnt[b++]) {
+    int m = cnt[b] - b0;
+    if (m > 16)
+      sort_pairs(td + b0, tg + b0, m);
+    else
+      for (int a = b0 + 1; a < cnt[b]; a++)
+        for (int e = a; e > b0 && before(td[e], tg[e], td[e - 1], tg[e - 1]); e--) swap(td, tg, e, e - 1);
+  }
+  for (int c = 0; c < n; c++) {
+    d[c] = td[c];
+    g[c] = tg[c];
+  }
+}
+
+PetscErrorCode knn_lists_finish(knn_lists_t *L)
+{
+  double    *td;
+  pm_gidx_t *tg;
+  int       *cnt;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(L->k, &td, L->k, &tg, L->k + 1, &cnt));
   for (pm_gidx_t i = 0; i < L->n; i++) {
-    double    *D = L->dist + i * L->ncol;
-    pm_gidx_t *G = L->ind + i * L->ncol;
+    double    *D = L->drow ? L->drow[i] : L->dist + i * L->ncol;
+    pm_gidx_t *G = L->irow ? L->irow[i] : L->ind + i * L->ncol;
 
     PM_ASSERT(L->fill[i] == L->k);
-    sort_pairs(D + 1, G + 1, L->k);
+    sort_row(D + 1, G + 1, L->k, td, tg, cnt);
     D[0] = 0.0;
     G[0] = L->self ? L->self[i] : L->row_start + i;
   }
+  PetscCall(PetscFree3(td, tg, cnt));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

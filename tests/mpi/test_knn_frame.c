@@ -117,7 +117,7 @@ static PetscErrorCode tree_level(const set_t *s, int leaf, PetscBool rotate)
   PetscCall(knn_tree_create_frame(&b, leaf, rotate, &t));
   PM_TEST(knn_tree_frame_dims(t) == (rotate ? s->m : 0), "%s: frame of %d axes, expected %d", s->name, knn_tree_frame_dims(t), rotate ? s->m : 0);
   PetscCall(knn_tree_query(t, &b, knn_tree_order(t), s->n, &L, &B, &cnt));
-  knn_lists_finish(&L);
+  PetscCall(knn_lists_finish(&L));
   bad = count_diff(s, 0, s->n, ind, dist);
   PM_TEST(bad == 0, "%s: tree (leaf %d, %s) differs from the oracle in %" PRId64 " entries", s->name, leaf, rotate ? "rotated" : "input frame", bad);
   PM_TEST(cnt < s->n * s->n, "%s: the tree pruned nothing (%" PRId64 " distances)", s->name, cnt);
