@@ -137,7 +137,17 @@ typedef struct {
   pm_gidx_t *gidx;   /* their global indices, increasing */
   pm_gidx_t *seg;    /* P + 1: cell rows [seg[q], seg[q + 1]) belong to rank q's input block */
 } knn_cell_t;
-PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell);
+/* A strided sample of the input rows on rank 0 (global rows r N / m, r < m: the same rows for any
+ * rank count); other ranks hold none (x NULL). The method probe and the cell cuts share it. */
+typedef struct {
+  pm_gidx_t m;
+  double   *x; /* m x dim on rank 0 */
+} knn_sample_t;
+/* Collective; m = min(N, want). */
+PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s);
+PetscErrorCode knn_sample_free(knn_sample_t *s);
+/* s: a sample already fetched (used when it has the size the cuts need), or NULL. */
+PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, const knn_sample_t *s, knn_cell_t *cell);
 /* Graph rows for the cell: the rows of this rank's own input block are kept in place in the
  * output (ind_out/dist_out, block layout), the others in the arrays *ind and *dist (cell order, own segment left
  * out); L's row pointers are set accordingly. Free with knn_cell_return. */
@@ -148,7 +158,8 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 
 /* knn_probe.c: the -knn_method auto rule. Collective. */
-PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method);
+/* s: the probe's sample, for reuse by the cell cuts (s->x NULL when no probe ran). */
+PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method, knn_sample_t *s);
 
 /* knn_dup.c: duplicates count, error message, or removal (new X in block layout). Collective. */
 PetscErrorCode knn_duplicates_count(pm_knn_t *knn, const pm_graph_t *g, pm_gidx_t *count);

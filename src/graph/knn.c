@@ -109,8 +109,9 @@ static PetscErrorCode resolve_k(pm_knn_t *knn, pm_gidx_t N, int *k)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Tree method on several ranks: search in the spatial cell layout, then return the rows. */
-static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, pm_graph_t *g)
+/* Tree method on several ranks: search in the spatial cell layout (cut on the probe's sample s
+ * when it has the size the cuts need; freed here), then return the rows. */
+static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_sample_t *s, pm_graph_t *g)
 {
   knn_cell_t  cell;
   knn_lists_t h;
@@ -120,7 +121,8 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(knn->ev_cells, 0, 0, 0, 0));
-  PetscCall(knn_cell_create(knn, mine, n_global, &cell));
+  PetscCall(knn_cell_create(knn, mine, n_global, s, &cell));
+  PetscCall(knn_sample_free(s)); /* used up by the cuts */
   PetscCall(PetscLogEventEnd(knn->ev_cells, 0, 0, 0, 0));
   cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
   PetscCall(knn_lists_init(&h, cell.n, 0, g->k, NULL, NULL));
@@ -144,12 +146,14 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   pm_graph_t     *g;
   knn_lists_t     h;
   pm_knn_method_t method;
-  knn_block_t     mine = {X->row_start, X->n_local, X->dim, X->x, NULL};
+  knn_block_t     mine   = {X->row_start, X->n_local, X->dim, X->x, NULL};
+  knn_sample_t    sample = {0, NULL};
   int             size;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  PetscCall(knn_choose_method(knn, &mine, X->n_global, k, &method));
+  PetscCall(knn_choose_method(knn, &mine, X->n_global, k, &method, &sample));
+  if (method != PM_KNN_TREE || size == 1) PetscCall(knn_sample_free(&sample)); /* only the cell cuts reuse it */
   PetscCall(PetscNew(&g));
   g->comm      = X->comm;
   g->n_global  = X->n_global;
@@ -162,7 +166,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
   if (method == PM_KNN_TREE && size > 1)
-    PetscCall(search_cells(knn, &mine, X->n_global, g));
+    PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
   else {
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     PetscCall(knn_ring_search(knn, &mine, method, &h));
@@ -171,6 +175,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
     PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_free(&h));
   }
+  PetscCall(knn_sample_free(&sample));
   PetscCall(knn_duplicates_count(knn, g, &g->n_duplicates));
   *graph = g;
   PetscFunctionReturn(PETSC_SUCCESS);

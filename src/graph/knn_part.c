@@ -61,24 +61,27 @@ static int cell_of(const cut_tree_t *T, const double *y)
   return T->rank[id];
 }
 
-static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, cut_tree_t *T)
+static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, const knn_sample_t *given, cut_tree_t *T)
 {
-  int       rank, size, D = mine->dim;
-  pm_gidx_t m, nreq, *want;
-  double   *xs;
+  int          rank, size, D = mine->dim;
+  pm_gidx_t    m, *perm;
+  knn_sample_t own = {0, NULL};
+  const knn_sample_t *s = given;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  m    = PetscMin(N, PetscMax((pm_gidx_t)CELL_SAMPLE_MIN, (pm_gidx_t)CELL_SAMPLE_PER * size));
-  nreq = rank == 0 ? m : 0;
-  PetscCall(PetscMalloc2(nreq * D + 1, &xs, nreq + 1, &want));
-  for (pm_gidx_t r = 0; r < nreq; r++) want[r] = r * N / m;
-  PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), D, nreq, want, xs));
+  m = PetscMin(N, PetscMax((pm_gidx_t)CELL_SAMPLE_MIN, (pm_gidx_t)CELL_SAMPLE_PER * size));
+  if (!s || s->m != m) { /* the probe's sample is too small (many ranks) or there was none */
+    PetscCall(knn_sample_fetch(knn, mine, N, m, &own));
+    s = &own;
+  }
   PetscCall(PetscCalloc5(2 * size, &T->dim, 2 * size, &T->left, 2 * size, &T->right, 2 * size, &T->rank, 2 * size, &T->val));
   if (rank == 0) {
-    for (pm_gidx_t r = 0; r < m; r++) want[r] = r; /* reuse as the sample permutation */
-    (void)cut(T, xs, D, want, 0, m, 0, size);
+    PetscCall(PetscMalloc1(m, &perm));
+    for (pm_gidx_t r = 0; r < m; r++) perm[r] = r; /* the sample permutation */
+    (void)cut(T, s->x, D, perm, 0, m, 0, size);
+    PetscCall(PetscFree(perm));
   }
   PetscCallMPI(MPI_Bcast(&T->n, 1, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->dim, T->n, MPI_INT, 0, knn->comm));
@@ -86,7 +89,7 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   PetscCallMPI(MPI_Bcast(T->right, T->n, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->rank, T->n, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->val, T->n, MPI_DOUBLE, 0, knn->comm));
-  PetscCall(PetscFree2(xs, want));
+  PetscCall(knn_sample_free(&own));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -146,7 +149,7 @@ static PetscErrorCode send_rows(MPI_Comm comm, int size, const knn_block_t *b, c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_cell_t *cell)
+PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, const knn_sample_t *s, knn_cell_t *cell)
 {
   cut_tree_t T = {0};
   int        size, D = mine->dim, *dest;
@@ -156,7 +159,7 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  PetscCall(cuts_build(knn, mine, n_global, &T));
+  PetscCall(cuts_build(knn, mine, n_global, s, &T));
   PetscCall(PetscMalloc1(mine->n + 1, &dest));
   for (pm_gidx_t r = 0; r < mine->n; r++) dest[r] = cell_of(&T, mine->x + r * D);
   PetscCall(send_rows(knn->comm, size, mine, dest, rb, &recv, &nr));

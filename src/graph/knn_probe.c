@@ -1,6 +1,6 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
- * Probe: rank 0 fetches a strided sample of m = min(N, PROBE_M) rows (global rows r N / m, so the
- * same sample for any rank count), builds a kd-tree over it and runs the real k-NN query, one row
+ * Probe: rank 0 fetches a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the same
+ * sample for any rank count, kept for the cell cuts), builds a kd-tree over it and runs the real k-NN query, one row
  * at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
  * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
  * pessimistic for the tree). A tree distance costs 6-13 times a brute-force pair (measured on the
@@ -12,12 +12,38 @@
 #define PROBE_Q         256
 #define TREE_COST_RATIO 5.0
 
-static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, int k, double *f)
+PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s)
 {
-  pm_gidx_t   m = PetscMin(N, PROBE_M), nq, nreq;
+  int        rank;
+  pm_gidx_t  nreq, *rows;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  s->m = PetscMin(N, want);
+  nreq = rank == 0 ? s->m : 0;
+  PetscCall(PetscMalloc1(nreq + 1, &rows));
+  PetscCall(PetscMalloc1(nreq * mine->dim + 1, &s->x));
+  for (pm_gidx_t r = 0; r < nreq; r++) rows[r] = r * N / s->m;
+  PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), mine->dim, nreq, rows, s->x));
+  PetscCall(PetscFree(rows));
+  if (rank != 0) PetscCall(PetscFree(s->x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_sample_free(knn_sample_t *s)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(s->x));
+  s->m = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, int k, knn_sample_t *s, double *f)
+{
+  pm_gidx_t   m, nq;
   int         D = mine->dim, kk, rank;
   double     *xs, *dist;
-  pm_gidx_t  *ind, *order, *want;
+  pm_gidx_t  *ind, *order;
   knn_block_t b;
   knn_tree_t *t;
   knn_lists_t h;
@@ -26,14 +52,10 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_
   PetscFunctionBeginUser;
   *f = 1.0;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
-  nreq = rank == 0 ? m : 0;
-  PetscCall(PetscMalloc2(nreq * D + 1, &xs, nreq + 1, &want));
-  for (pm_gidx_t r = 0; r < nreq; r++) want[r] = r * N / m;
-  PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), D, nreq, want, xs));
-  if (rank != 0 || m < 3) {
-    PetscCall(PetscFree2(xs, want));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
+  PetscCall(knn_sample_fetch(knn, mine, N, PROBE_M, s));
+  m  = s->m;
+  xs = s->x;
+  if (rank != 0 || m < 3) PetscFunctionReturn(PETSC_SUCCESS);
   kk = (int)PetscMin((pm_gidx_t)k, m - 1);
   nq = PetscMin(m, PROBE_Q);
   b  = (knn_block_t){0, m, D, xs, NULL};
@@ -61,11 +83,10 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_
   }
   PetscCall(PetscFree3(ind, dist, order));
   PetscCall(knn_tree_destroy(&t));
-  PetscCall(PetscFree2(xs, want));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method)
+PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method, knn_sample_t *s)
 {
   double f;
   int    choice;
@@ -76,7 +97,7 @@ PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscLogEventBegin(knn->ev_probe, 0, 0, 0, 0));
-  PetscCall(probe_fraction(knn, mine, n_global, k, &f));
+  PetscCall(probe_fraction(knn, mine, n_global, k, s, &f));
   choice = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE;
   PetscCallMPI(MPI_Bcast(&choice, 1, MPI_INT, 0, knn->comm)); /* rank 0 probed */
   PetscCallMPI(MPI_Bcast(&f, 1, MPI_DOUBLE, 0, knn->comm));
