@@ -42,8 +42,6 @@ typedef struct {
   int             *fill;
   double          *bound2;
   const pm_gidx_t *self; /* global index of local row i, or NULL: row_start + i */
-  pm_gidx_t      **irow; /* row i at irow[i] / drow[i] (ncol entries each), or NULL: ind/dist + i ncol */
-  double         **drow;
 } knn_lists_t;
 
 /* Candidate buffers for `rows` rows (row r of the buffer serves one local row at a time). */
@@ -148,13 +146,8 @@ PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_
 PetscErrorCode knn_sample_free(knn_sample_t *s);
 /* s: a sample already fetched (used when it has the size the cuts need), or NULL. */
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, const knn_sample_t *s, knn_cell_t *cell);
-/* Graph rows for the cell: the rows of this rank's own input block are kept in place in the
- * output (ind_out/dist_out, block layout), the others in the arrays *ind and *dist (cell order, own segment left
- * out); L's row pointers are set accordingly. Free with knn_cell_return. */
-PetscErrorCode knn_cell_rows(pm_knn_t *knn, const knn_cell_t *cell, const knn_block_t *mine, int ncol, pm_gidx_t *ind_out, double *dist_out, pm_gidx_t **ind, double **dist, knn_lists_t *L);
-/* Sends the rows of other owners home (ind_out/dist_out get them); frees *ind, *dist and L's row
- * pointers. */
-PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, knn_lists_t *L, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
+/* Frees *ind and *dist (PetscMalloc2'ed together) once they are sent. */
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 
 /* knn_probe.c: the -knn_method auto rule. Collective. */

@@ -125,15 +125,17 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   PetscCall(knn_sample_free(s)); /* used up by the cuts */
   PetscCall(PetscLogEventEnd(knn->ev_cells, 0, 0, 0, 0));
   cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
-  PetscCall(knn_lists_init(&h, cell.n, 0, g->k, NULL, NULL));
-  PetscCall(knn_cell_rows(knn, &cell, mine, g->ncol, g->ind, g->dist, &ind, &dist, &h));
+  /* the cell graph apart from the output: writing own rows in place would touch every page of the
+     output during the search (they are scattered there) and raise the peak by half a graph */
+  PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
+  PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
   h.self = cell.gidx;
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
   PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
   PetscCall(knn_lists_finish(&h));
-  PetscCall(PetscLogEventBegin(knn->ev_return, 0, 0, 0, 0));
-  PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, &h, mine, g->ind, g->dist)); /* frees ind, dist */
   PetscCall(knn_lists_free(&h));
+  PetscCall(PetscLogEventBegin(knn->ev_return, 0, 0, 0, 0));
+  PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, mine, g->ind, g->dist)); /* frees ind, dist */
   PetscCall(PetscLogEventEnd(knn->ev_return, 0, 0, 0, 0));
   PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
   PetscCall(knn_cell_destroy(&cell));

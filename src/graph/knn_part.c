@@ -213,45 +213,16 @@ static PetscErrorCode buf_reserve(char **buf, size_t *cap, size_t need)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Position of cell row r among the rows kept outside the output (the own segment left out). */
-static pm_gidx_t foreign_row(const knn_cell_t *cell, int rank, pm_gidx_t r)
+/* The rows of each owner form one segment seg[q] .. seg[q+1] of the cell rows. Round k sends the
+ * k-th of nr equal slices of every segment: each rank sends and receives about n / nr rows per
+ * round, the owners fill their rows in order, and the sent part of the cell graph goes back to the
+ * OS as it goes, so the stage never holds much more than one copy of the graph. A slice is
+ * contiguous in the cell arrays, so it is sent from them as it is (no packing copy); a received
+ * row names its place by its column 0, the point itself. */
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  return r < cell->seg[rank] ? r : r - (cell->seg[rank + 1] - cell->seg[rank]);
-}
-
-PetscErrorCode knn_cell_rows(pm_knn_t *knn, const knn_cell_t *cell, const knn_block_t *mine, int ncol, pm_gidx_t *ind_out, double *dist_out, pm_gidx_t **ind, double **dist, knn_lists_t *L)
-{
-  int       rank;
-  pm_gidx_t nf;
-
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
-  nf = cell->n - (cell->seg[rank + 1] - cell->seg[rank]);
-  PetscCall(PetscMalloc2(nf * ncol + 1, ind, nf * ncol + 1, dist));
-  PetscCall(PetscMalloc2(cell->n + 1, &L->irow, cell->n + 1, &L->drow));
-  for (pm_gidx_t r = 0; r < cell->n; r++) {
-    if (r >= cell->seg[rank] && r < cell->seg[rank + 1]) { /* own input row: its place in the output */
-      pm_gidx_t l = cell->gidx[r] - mine->start;
-      L->irow[r]  = ind_out + l * ncol;
-      L->drow[r]  = dist_out + l * ncol;
-    } else {
-      pm_gidx_t f = foreign_row(cell, rank, r);
-      L->irow[r]  = *ind + f * ncol;
-      L->drow[r]  = *dist + f * ncol;
-    }
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Round k sends the k-th of nr equal slices of every other owner's segment: each rank sends and
- * receives about n / nr rows per round, and the sent part of the row arrays goes back to the OS as
- * it goes, so the stage never holds much more than one copy of the graph. A slice is contiguous in
- * the row arrays, so it is sent from them as it is (no packing copy); a received row names its
- * place by its column 0, the point itself. The own rows are in place already. */
-PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, knn_lists_t *L, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
-{
-  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp, nf_int;
-  pm_gidx_t   *seg = cell->seg, nmax, nr, per, got;
+  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp, nmax_int;
+  pm_gidx_t   *seg = cell->seg, nmax, nr, per, got = 0;
   size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), icap = 0, dcap = 0;
   char        *ibuf = NULL, *dbuf = NULL;
   MPI_Datatype it, dt;
@@ -259,10 +230,8 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  PetscCall(PetscFree2(L->irow, L->drow));
   PetscCall(PetscMalloc4(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp));
-  got = seg[rank + 1] - seg[rank];
-  PetscCall(count_to_int(knn->comm, cell->n - got, &nf_int)); /* slices are sent by row offset: an int */
+  PetscCall(count_to_int(knn->comm, cell->n, &nmax_int)); /* slices are sent by row offset: an int */
   PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
   per = PetscMax((pm_gidx_t)1024, (pm_gidx_t)(RETURN_BYTES / (ri + rd)));
   nr  = PetscMax((pm_gidx_t)1, (nmax + per - 1) / per);
@@ -274,8 +243,15 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     pm_gidx_t nrecv;
     for (int q = 0; q < size; q++) {
       pm_gidx_t len = seg[q + 1] - seg[q], lo = seg[q] + len * k / nr, hi = seg[q] + len * (k + 1) / nr;
-      scnt[q]       = q == rank ? 0 : (int)(hi - lo);
-      sdsp[q]       = q == rank ? 0 : (int)foreign_row(cell, rank, lo);
+      scnt[q]       = q == rank ? 0 : (int)(hi - lo); /* own rows: copied below */
+      sdsp[q]       = (int)lo;
+      if (q != rank) continue;
+      for (pm_gidx_t r = lo; r < hi; r++) {
+        pm_gidx_t l = cell->gidx[r] - mine->start;
+        memcpy(ind_out + l * ncol, *ind + r * ncol, ri);
+        memcpy(dist_out + l * ncol, *dist + r * ncol, rd);
+      }
+      got += hi - lo;
     }
     PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, knn->comm));
     PetscCall(displs(knn->comm, size, rcnt, rdsp, &nrecv));
@@ -284,13 +260,9 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     PetscCallMPI(MPI_Alltoallv(*ind, scnt, sdsp, it, ibuf, rcnt, rdsp, it, knn->comm));
     PetscCallMPI(MPI_Alltoallv(*dist, scnt, sdsp, dt, dbuf, rcnt, rdsp, dt, knn->comm));
     for (int q = 0; q < size; q++) {
-      pm_gidx_t len = seg[q + 1] - seg[q], lo, hi;
-      if (q == rank) continue;
-      lo = foreign_row(cell, rank, seg[q] + len * k / nr);
-      hi = foreign_row(cell, rank, seg[q] + len * (k + 1) / nr - 1) + 1;
-      if (hi <= lo) continue;
-      release_rows((char *)*ind, ri, foreign_row(cell, rank, seg[q]), lo, hi);
-      release_rows((char *)*dist, rd, foreign_row(cell, rank, seg[q]), lo, hi);
+      pm_gidx_t len = seg[q + 1] - seg[q];
+      release_rows((char *)*ind, ri, seg[q], seg[q] + len * k / nr, seg[q] + len * (k + 1) / nr);
+      release_rows((char *)*dist, rd, seg[q], seg[q] + len * k / nr, seg[q] + len * (k + 1) / nr);
     }
     for (pm_gidx_t r = 0; r < nrecv; r++) {
       const pm_gidx_t *row = (const pm_gidx_t *)ibuf + r * ncol;

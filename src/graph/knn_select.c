@@ -16,8 +16,6 @@ PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, 
   L->ind       = ind;
   L->dist      = dist;
   L->self      = NULL;
-  L->irow      = NULL;
-  L->drow      = NULL;
   PetscCall(PetscCalloc1(n + 1, &L->fill));
   PetscCall(PetscMalloc1(n + 1, &L->bound2));
   for (pm_gidx_t i = 0; i < n; i++) L->bound2[i] = PETSC_INFINITY;
@@ -195,8 +193,8 @@ static void sqrt_n(const double *x, double *y, int n)
 
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 {
-  double    *D = (L->drow ? L->drow[i] : L->dist + i * L->ncol) + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
-  pm_gidx_t *G = (L->irow ? L->irow[i] : L->ind + i * L->ncol) + 1, *bg = B->g + (size_t)r * B->cap;
+  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
+  pm_gidx_t *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
   int        f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
 
   if (nb == 0) return;
@@ -274,8 +272,8 @@ PetscErrorCode knn_lists_finish(knn_lists_t *L)
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc3(L->k, &td, L->k, &tg, L->k + 1, &cnt));
   for (pm_gidx_t i = 0; i < L->n; i++) {
-    double    *D = L->drow ? L->drow[i] : L->dist + i * L->ncol;
-    pm_gidx_t *G = L->irow ? L->irow[i] : L->ind + i * L->ncol;
+    double    *D = L->dist + i * L->ncol;
+    pm_gidx_t *G = L->ind + i * L->ncol;
 
     PM_ASSERT(L->fill[i] == L->k);
     sort_row(D + 1, G + 1, L->k, td, tg, cnt);
