@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Table and JSON for bench_knn.sh from its JSON-lines log (one object per measurement).
 
-Wall seconds are what the targets name; on a shared, oversubscribed machine they mostly measure
+Wall seconds are what the targets name (a configuration run several times, PM_BENCH_KNN_REPEAT,
+reports its fastest run and lists all in seconds_all); on a shared, oversubscribed machine they mostly measure
 the other load, so CPU seconds (phasemap: summed over ranks; scikit-learn: process time summed over
 its threads) are reported beside them, and the kernel/dgemm ratio is given per CPU second too.
 
@@ -21,7 +22,15 @@ def main():
     for line in open(log):
         r = json.loads(line)
         e = rows.setdefault((r["set"], r["n"]), {"set": r["set"], "n": r["n"]})
-        e["sklearn" if r["kind"] == "sklearn" else "np%d" % r["ranks"]] = r
+        key = "sklearn" if r["kind"] == "sklearn" else "np%d" % r["ranks"]
+        t = r["best_seconds"] if r["kind"] == "sklearn" else r["seconds"]
+        if key in e:  # repeated runs (PM_BENCH_KNN_REPEAT): keep the fastest, list them all
+            prev = e[key]
+            r["seconds_all"] = prev.get("seconds_all", [prev["best_seconds"] if prev["kind"] == "sklearn" else prev["seconds"]]) + [t]
+            if t >= (prev["best_seconds"] if prev["kind"] == "sklearn" else prev["seconds"]):
+                prev["seconds_all"] = r["seconds_all"]
+                continue
+        e[key] = r
     order = {"lowdim": 0, "perf": 1, "uniform": 2}
     print("%-8s %8s %6s | %8s %8s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
         "set", "N", "method", "np1 s", "np2 s", "2r x", "sklearn s", "skl/np2",
@@ -58,8 +67,9 @@ def main():
     print("(s = wall seconds; cpu = CPU seconds summed over ranks (phasemap) or threads (scikit-learn); "
           "CPU '2r x' = np1 CPU / largest rank CPU of np2 and CPU 'skl/np2' = (sklearn CPU / 2) / largest "
           "rank CPU of np2: what an idle 2-core machine would show; kern GF and dgemm = GFLOP per CPU "
-          "second of the brute-force distance kernel (2 N^2 D flops) and of OpenBLAS dgemm of the tile "
-          "shape 256 x 256 x 20 measured in the same run)")
+          "second of the brute-force distance kernel (2 N^2 D flops) in the 2-rank run and of OpenBLAS "
+          "dgemm on the kernel's own call (128 x 128 tiles, inner dimension 20, operands packed per tile) "
+          "measured in the same run; several runs of a configuration: the fastest)")
     print("wrote " + out)
 
 
