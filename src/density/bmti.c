@@ -193,18 +193,27 @@ PetscErrorCode pm_bmti_compute(pm_bmti_t *b, const pm_rows_t *X, const pm_graph_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Names of the solve's KSP and PC types. */
+static PetscErrorCode solver_names(const pm_bmti_t *b, KSPType *kt, PCType *pt)
+{
+  PC pc;
+
+  PetscFunctionBeginUser;
+  PetscCall(KSPGetType(b->ksp, kt));
+  PetscCall(KSPGetPC(b->ksp, &pc));
+  PetscCall(PCGetType(pc, pt));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pm_bmti_write(const pm_bmti_t *b, pm_output_t *out)
 {
   const char *g = "/density/bmti";
   KSPType     kt;
   PCType      pt;
-  PC          pc;
 
   PetscFunctionBeginUser;
   if (!b->computed) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(KSPGetType(b->ksp, &kt));
-  PetscCall(KSPGetPC(b->ksp, &pc));
-  PetscCall(PCGetType(pc, &pt));
+  PetscCall(solver_names(b, &kt, &pt));
   PetscCall(pm_output_attr_double(out, g, "alpha", b->alpha));
   PetscCall(pm_output_attr_string(out, g, "errors", pm_bmti_err_names[b->errors]));
   PetscCall(pm_output_attr_string(out, g, "ksp_type", kt));
@@ -232,13 +241,10 @@ PetscErrorCode pm_bmti_view(const pm_bmti_t *b)
 {
   KSPType kt;
   PCType  pt;
-  PC      pc;
 
   PetscFunctionBeginUser;
   if (!b->computed) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(KSPGetType(b->ksp, &kt));
-  PetscCall(KSPGetPC(b->ksp, &pc));
-  PetscCall(PCGetType(pc, &pt));
+  PetscCall(solver_names(b, &kt, &pt));
   PetscCall(PetscPrintf(b->comm, "bmti: alpha %g, %" PRId64 " edges, %" PRId64 " component(s), weights %.3g..%.3g\n", b->alpha, b->n_edges, b->n_components, b->w_min, b->w_max));
   PetscCall(PetscPrintf(b->comm, "bmti: %s/%s %" PetscInt_FMT " iterations, residual %.3g (|b| %.3g), %s; assembly %.3f s (%g mallocs), solve %.3f s, errors (%s) %.3f s\n", kt, pt, b->its, (double)b->rnorm,
                         (double)b->rnorm0, KSPConvergedReasons[b->reason], b->t_assemble, (double)b->mallocs, b->t_solve, pm_bmti_err_names[b->errors], b->t_errors));
