@@ -125,6 +125,24 @@ static void sort_pairs(double *d, pm_gidx_t *g, int n)
 
 #define KNN_NBUCKET 256
 
+/* Smallest and largest of d[0..n), n >= 1. */
+static void value_range(const double *d, int n, double *lo, double *hi)
+{
+  *lo = *hi = d[0];
+  for (int c = 1; c < n; c++) {
+    *lo = d[c] < *lo ? d[c] : *lo;
+    *hi = d[c] > *hi ? d[c] : *hi;
+  }
+}
+
+/* The monotone bucket map min(floor((x - lo) s), nb - 1): a lower bucket means a strictly smaller
+ * distance. */
+static inline int bucket_of(double x, double lo, double s, int nb)
+{
+  int b = (int)((x - lo) * s);
+  return b < nb - 1 ? b : nb - 1;
+}
+
 /* Write the m smallest of d/g[0..n) (by distance, then index; 1 <= m < n) to D/G[0..m), in no
  * particular order, and return the largest of them. The distances are binned by the monotone map
  * b(x) = min(floor((x - lo) * s), NB - 1): a lower bucket means a strictly smaller distance, so
@@ -133,13 +151,10 @@ static void sort_pairs(double *d, pm_gidx_t *g, int n)
  * quickselect that swaps every pair several times. */
 static double select_into(const double *d, const pm_gidx_t *g, int n, int m, double *D, pm_gidx_t *G, double *td, pm_gidx_t *tg)
 {
-  double lo = d[0], hi = d[0], s, mx;
+  double lo, hi, s, mx;
   int    cnt[KNN_NBUCKET] = {0}, kb = 0, below = 0, p = 0, q = 0, need;
 
-  for (int c = 1; c < n; c++) {
-    lo = d[c] < lo ? d[c] : lo;
-    hi = d[c] > hi ? d[c] : hi;
-  }
+  value_range(d, n, &lo, &hi);
   if (!(hi > lo)) { /* all distances equal: the index decides */
     for (int c = 0; c < n; c++) {
       td[c] = d[c];
@@ -153,11 +168,10 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
     return lo;
   }
   s = KNN_NBUCKET / (hi - lo);
-#define BUCKET(x) ((int)(((x) - lo) * s) < KNN_NBUCKET - 1 ? (int)(((x) - lo) * s) : KNN_NBUCKET - 1)
-  for (int c = 0; c < n; c++) cnt[BUCKET(d[c])]++;
+  for (int c = 0; c < n; c++) cnt[bucket_of(d[c], lo, s, KNN_NBUCKET)]++;
   while (below + cnt[kb] < m) below += cnt[kb++];
   for (int c = 0; c < n; c++) {
-    int b = BUCKET(d[c]);
+    int b = bucket_of(d[c], lo, s, KNN_NBUCKET);
     D[p]  = d[c];
     G[p]  = g[c];
     p += b < kb;
@@ -165,7 +179,6 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
     tg[q] = g[c];
     q += b == kb;
   }
-#undef BUCKET
   need = m - below; /* 1 <= need <= q */
   if (need < q) {
     select_smallest(td, tg, q, need - 1);
@@ -222,41 +235,28 @@ void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 }
 
 /* Sort d/g[0..n) by (distance, index) through the scratch td/tg (n each) and cnt (n + 1): a counting
- * pass scatters the entries into n buckets by the monotone map of select_into (a lower bucket
- * means a strictly smaller distance), so only the order inside each bucket is left to fix: by
- * insertion while a bucket is small, by sort_pairs when many distances share one. About three
- * linear passes instead of a quicksort's log2(n). */
+ * pass scatters the entries into n buckets by the monotone map of select_into, so only the order
+ * inside each bucket is left to fix (sort_pairs: insertion for a small bucket, quicksort when many
+ * distances share one). About three linear passes instead of a quicksort's log2(n). */
 static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, int *cnt)
 {
-  double lo = d[0], hi = d[0], s;
+  double lo, hi, s;
 
-  for (int c = 1; c < n; c++) {
-    lo = d[c] < lo ? d[c] : lo;
-    hi = d[c] > hi ? d[c] : hi;
-  }
+  value_range(d, n, &lo, &hi);
   if (n < 32 || !(hi > lo)) {
     sort_pairs(d, g, n);
     return;
   }
   s = n / (hi - lo);
-#define BUCKET(x) ((int)(((x) - lo) * s) < n - 1 ? (int)(((x) - lo) * s) : n - 1)
   for (int b = 0; b <= n; b++) cnt[b] = 0;
-  for (int c = 0; c < n; c++) cnt[BUCKET(d[c]) + 1]++;
+  for (int c = 0; c < n; c++) cnt[bucket_of(d[c], lo, s, n) + 1]++;
   for (int b = 0; b < n; b++) cnt[b + 1] += cnt[b]; /* cnt[b]: first slot of bucket b */
   for (int c = 0; c < n; c++) {
-    int p = cnt[BUCKET(d[c])]++; /* afterwards cnt[b] is the end of bucket b */
+    int p = cnt[bucket_of(d[c], lo, s, n)]++; /* afterwards cnt[b] is the end of bucket b */
     td[p] = d[c];
     tg[p] = g[c];
   }
-#undef BUCKET
-  for (int b = 0, b0 = 0; b < n; b0 = cnt[b++]) {
-    int m = cnt[b] - b0;
-    if (m > 16)
-      sort_pairs(td + b0, tg + b0, m);
-    else
-      for (int a = b0 + 1; a < cnt[b]; a++)
-        for (int e = a; e > b0 && before(td[e], tg[e], td[e - 1], tg[e - 1]); e--) swap(td, tg, e, e - 1);
-  }
+  for (int b = 0, b0 = 0; b < n; b0 = cnt[b++]) sort_pairs(td + b0, tg + b0, cnt[b] - b0);
   for (int c = 0; c < n; c++) {
     d[c] = td[c];
     g[c] = tg[c];
