@@ -155,7 +155,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(knn_choose_method(knn, &mine, X->n_global, k, &method, &sample));
-  if (method != PM_KNN_TREE || size == 1) PetscCall(knn_sample_free(&sample)); /* only the cell cuts reuse it */
+  if (method != PM_KNN_TREE || size == 1) PetscCall(knn_sample_free(&sample)); /* only the cell cuts reuse it (search_cells frees it) */
   PetscCall(PetscNew(&g));
   g->comm      = X->comm;
   g->n_global  = X->n_global;
@@ -177,7 +177,6 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
     PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_free(&h));
   }
-  PetscCall(knn_sample_free(&sample));
   PetscCall(knn_duplicates_count(knn, g, &g->n_duplicates));
   *graph = g;
   PetscFunctionReturn(PETSC_SUCCESS);

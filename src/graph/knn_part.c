@@ -213,6 +213,14 @@ static PetscErrorCode buf_reserve(char **buf, size_t *cap, size_t need)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Round k of nr: rows [lo, hi) of owner q's segment. */
+static void slice(const pm_gidx_t *seg, int q, pm_gidx_t k, pm_gidx_t nr, pm_gidx_t *lo, pm_gidx_t *hi)
+{
+  pm_gidx_t len = seg[q + 1] - seg[q];
+  *lo           = seg[q] + len * k / nr;
+  *hi           = seg[q] + len * (k + 1) / nr;
+}
+
 /* The rows of each owner form one segment seg[q] .. seg[q+1] of the cell rows. Round k sends the
  * k-th of nr equal slices of every segment: each rank sends and receives about n / nr rows per
  * round, the owners fill their rows in order, and the sent part of the cell graph goes back to the
@@ -221,7 +229,7 @@ static PetscErrorCode buf_reserve(char **buf, size_t *cap, size_t need)
  * row names its place by its column 0, the point itself. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp, nmax_int;
+  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp, n_int;
   pm_gidx_t   *seg = cell->seg, nmax, nr, per, got = 0;
   size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), icap = 0, dcap = 0;
   char        *ibuf = NULL, *dbuf = NULL;
@@ -231,8 +239,8 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(PetscMalloc4(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp));
-  PetscCall(count_to_int(knn->comm, cell->n, &nmax_int)); /* slices are sent by row offset: an int */
   PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
+  PetscCall(count_to_int(knn->comm, nmax, &n_int)); /* slices are sent by row offset (an int); nmax: every rank stops alike */
   per = PetscMax((pm_gidx_t)1024, (pm_gidx_t)(RETURN_BYTES / (ri + rd)));
   nr  = PetscMax((pm_gidx_t)1, (nmax + per - 1) / per);
   PetscCallMPI(MPI_Type_contiguous(ncol, MPI_INT64_T, &it));
@@ -242,9 +250,10 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
   for (pm_gidx_t k = 0; k < nr; k++) {
     pm_gidx_t nrecv;
     for (int q = 0; q < size; q++) {
-      pm_gidx_t len = seg[q + 1] - seg[q], lo = seg[q] + len * k / nr, hi = seg[q] + len * (k + 1) / nr;
-      scnt[q]       = q == rank ? 0 : (int)(hi - lo); /* own rows: copied below */
-      sdsp[q]       = (int)lo;
+      pm_gidx_t lo, hi;
+      slice(seg, q, k, nr, &lo, &hi);
+      scnt[q] = q == rank ? 0 : (int)(hi - lo); /* own rows: copied below */
+      sdsp[q] = (int)lo;
       if (q != rank) continue;
       for (pm_gidx_t r = lo; r < hi; r++) {
         pm_gidx_t l = cell->gidx[r] - mine->start;
@@ -260,9 +269,10 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
     PetscCallMPI(MPI_Alltoallv(*ind, scnt, sdsp, it, ibuf, rcnt, rdsp, it, knn->comm));
     PetscCallMPI(MPI_Alltoallv(*dist, scnt, sdsp, dt, dbuf, rcnt, rdsp, dt, knn->comm));
     for (int q = 0; q < size; q++) {
-      pm_gidx_t len = seg[q + 1] - seg[q];
-      release_rows((char *)*ind, ri, seg[q], seg[q] + len * k / nr, seg[q] + len * (k + 1) / nr);
-      release_rows((char *)*dist, rd, seg[q], seg[q] + len * k / nr, seg[q] + len * (k + 1) / nr);
+      pm_gidx_t lo, hi;
+      slice(seg, q, k, nr, &lo, &hi);
+      release_rows((char *)*ind, ri, seg[q], lo, hi);
+      release_rows((char *)*dist, rd, seg[q], lo, hi);
     }
     for (pm_gidx_t r = 0; r < nrecv; r++) {
       const pm_gidx_t *row = (const pm_gidx_t *)ibuf + r * ncol;
