@@ -305,13 +305,12 @@ static inline double row_thresh(const knn_tree_t *t, group_t *G, int r)
   return G->tq[r];
 }
 
-/* Bit p of the result: point p0 + p of the transposed leaf xt (np points, M rows) has
- * sum_d (z_d - x_d)^2 <= lim, for p < min(64, np - p0). Frame distances only (a filter). */
-__attribute__((target("avx2"))) static uint64_t leaf_mask_avx2(const double *xt, int np, int M, const double *z, double lim, int p0)
+/* leaf_mask's bits for the points [p0, *pend) of [p0, p1), four at a time. */
+__attribute__((target("avx2"))) static uint64_t leaf_mask_avx2(const double *xt, int np, int M, const double *z, double lim, int p0, int p1, int *pend)
 {
-  int      p1 = p0 + 64 < np ? p0 + 64 : np, p = p0;
-  uint64_t m  = 0;
-  __m256d  l  = _mm256_set1_pd(lim);
+  int      p = p0;
+  uint64_t m = 0;
+  __m256d  l = _mm256_set1_pd(lim);
 
   for (; p + 4 <= p1; p += 4) {
     __m256d s = _mm256_setzero_pd();
@@ -321,21 +320,19 @@ __attribute__((target("avx2"))) static uint64_t leaf_mask_avx2(const double *xt,
     }
     m |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(s, l, _CMP_LE_OQ)) << (p - p0);
   }
-  for (; p < p1; p++) {
-    double s = 0.0;
-    for (int d = 0; d < M; d++) s += (z[d] - xt[(size_t)d * np + p]) * (z[d] - xt[(size_t)d * np + p]);
-    m |= (uint64_t)(s <= lim) << (p - p0);
-  }
+  *pend = p;
   return m;
 }
 
+/* Bit p of the result: point p0 + p of the transposed leaf xt (np points, M rows) has
+ * sum_d (z_d - x_d)^2 <= lim, for p < min(64, np - p0). Frame distances only (a filter). The AVX2
+ * version takes groups of 4 points, the loop here the rest (all of them without AVX2). */
 static uint64_t leaf_mask(const knn_tree_t *t, const double *xt, int np, int M, const double *z, double lim, int p0)
 {
-  int      p1 = p0 + 64 < np ? p0 + 64 : np;
-  uint64_t m  = 0;
+  int      p1 = p0 + 64 < np ? p0 + 64 : np, p = p0;
+  uint64_t m  = t->avx2 ? leaf_mask_avx2(xt, np, M, z, lim, p0, p1, &p) : 0;
 
-  if (t->avx2) return leaf_mask_avx2(xt, np, M, z, lim, p0);
-  for (int p = p0; p < p1; p++) {
+  for (; p < p1; p++) {
     double s = 0.0;
     for (int d = 0; d < M; d++) s += (z[d] - xt[(size_t)d * np + p]) * (z[d] - xt[(size_t)d * np + p]);
     m |= (uint64_t)(s <= lim) << (p - p0);
