@@ -1,7 +1,7 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
  * Probe: rank 0 fetches a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the same
- * sample for any rank count, kept for the cell cuts), builds a kd-tree over it and runs the real k-NN query, one row
- * at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
+ * sample for any rank count, kept for the cell cuts), builds a kd-tree over it and runs the real
+ * k-NN query, one row at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
  * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
  * pessimistic for the tree). A tree distance costs 6-13 times a brute-force pair (measured on the
  * benchmark sets, docs/knn.md), but the probe overestimates the tree's fraction 2-4x at 100k points,
