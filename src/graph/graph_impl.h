@@ -114,6 +114,14 @@ double knn_tile_tol(int dim);
 typedef struct knn_tree knn_tree_t;
 PetscErrorCode          knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **t);
 PetscErrorCode          knn_tree_destroy(knn_tree_t **t);
+/* A built tree as one buffer (knn_tree_packed_size bytes, a multiple of 64) that another rank
+ * searches without rebuilding it: knn_tree_view makes a tree whose arrays point into buf (it must
+ * outlive the tree; knn_tree_destroy frees only the view). xbox: 2 dim doubles carried along (the
+ * points' input-coordinate box, lows then highs); n: the tree's points. The view has no query
+ * order (knn_tree_order). */
+size_t         knn_tree_packed_size(const knn_tree_t *t);
+void           knn_tree_pack(const knn_tree_t *t, const double *xbox, char *buf);
+PetscErrorCode knn_tree_view(const char *buf, knn_tree_t **t, const double **xbox, pm_gidx_t *n);
 /* Query local rows order[0..nq) of q (order NULL: rows 0..nq-1) in groups of B->rows consecutive
  * rows (one traversal per group: pass spatially sorted rows); adds the distances computed to *count. */
 PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const pm_gidx_t *order, pm_gidx_t nq, knn_lists_t *L, knn_buf_t *B, int64_t *count);
@@ -134,18 +142,26 @@ typedef struct {
   double    *x;      /* n x dim */
   pm_gidx_t *gidx;   /* their global indices, increasing */
   pm_gidx_t *seg;    /* P + 1: cell rows [seg[q], seg[q + 1]) belong to rank q's input block */
+  int        cut_dir; /* direction of the first cut: input coordinate d < dim, or principal axis
+                         dim + j of the sample; -1 for a single cell */
 } knn_cell_t;
 /* A strided sample of the input rows on rank 0 (global rows r N / m, r < m: the same rows for any
  * rank count); other ranks hold none (x NULL). The method probe and the cell cuts share it. */
 typedef struct {
   pm_gidx_t m;
-  double   *x; /* m x dim on rank 0 */
+  double   *x;      /* m x dim on rank 0 */
+  double    radius; /* rank 0, once probed (knn_sample_probe): the estimated k-th neighbour distance; < 0 before */
 } knn_sample_t;
 /* Collective; m = min(N, want). */
 PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s);
 PetscErrorCode knn_sample_free(knn_sample_t *s);
-/* s: a sample already fetched (used when it has the size the cuts need), or NULL. */
-PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, const knn_sample_t *s, knn_cell_t *cell);
+/* Rank 0 alone (not collective): the k-NN query of a few strided sample rows in a kd-tree over
+ * (at most 16384 strided rows of) the sample, of N points in all. f: the fraction of a brute-force
+ * scan the tree needed; s->radius: the median distance of a query to its k'-th other sample row,
+ * k' = ceil(k m / N), which estimates the distance to the k-th neighbour among all N points. */
+PetscErrorCode knn_sample_probe(knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double *f);
+/* s: a sample already fetched (used when it has the size the cuts need), or NULL; k: neighbours. */
+PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell);
 /* Frees *ind and *dist (PetscMalloc2'ed together) once they are sent. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);

@@ -121,7 +121,7 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(knn->ev_cells, 0, 0, 0, 0));
-  PetscCall(knn_cell_create(knn, mine, n_global, s, &cell));
+  PetscCall(knn_cell_create(knn, mine, n_global, g->k, s, &cell));
   PetscCall(knn_sample_free(s)); /* used up by the cuts */
   PetscCall(PetscLogEventEnd(knn->ev_cells, 0, 0, 0, 0));
   cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
@@ -149,7 +149,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   knn_lists_t     h;
   pm_knn_method_t method;
   knn_block_t     mine   = {X->row_start, X->n_local, X->dim, X->x, NULL};
-  knn_sample_t    sample = {0, NULL};
+  knn_sample_t    sample = {0, NULL, -1.0};
   int             size;
 
   PetscFunctionBeginUser;

@@ -30,11 +30,12 @@ void knn_frame_identity(int dim, knn_frame_t *F)
   *F = (knn_frame_t){dim, dim, dim, NULL, NULL, 1.0, 0.0, 1.0, 1.0};
 }
 
-/* Covariance of a strided sample of b around its mean (mu); cov is dim x dim. */
-static void sample_cov(const knn_block_t *b, double *mu, double *cov)
+/* Covariance of a strided sample of b (min(n, cap, max(FRAME_WORK / D, 4 D)) rows) around its mean
+ * (mu); cov is dim x dim. */
+static void sample_cov(const knn_block_t *b, pm_gidx_t cap, double *mu, double *cov)
 {
   int       D  = b->dim;
-  pm_gidx_t ns = PetscMin(b->n, PetscMin((pm_gidx_t)FRAME_SAMPLE, PetscMax((pm_gidx_t)(FRAME_WORK / D), (pm_gidx_t)(4 * D))));
+  pm_gidx_t ns = PetscMin(b->n, PetscMin(cap, PetscMax((pm_gidx_t)(FRAME_WORK / D), (pm_gidx_t)(4 * D))));
 
   for (int d = 0; d < D; d++) mu[d] = 0.0;
   for (int e = 0; e < D * D; e++) cov[e] = 0.0;
@@ -67,20 +68,52 @@ static int frame_rank(const double *lam, int D)
   return m < 1 ? 1 : m;
 }
 
+/* Principal axes of a strided sample of b: mean mu, eigenvalues lam ascending and, in vec, the
+ * matching unit eigenvectors (column j of the column-major D x D matrix: vec + j D). */
+static PetscErrorCode principal(const knn_block_t *b, pm_gidx_t cap, double *mu, double *vec, double *lam, PetscBool *ok)
+{
+  int          D = b->dim;
+  PetscBLASInt bn, lwork = 8 * D + 64, info;
+  double      *work;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscBLASIntCast(D, &bn));
+  PetscCall(PetscMalloc1(lwork, &work));
+  sample_cov(b, cap, mu, vec);
+  PetscCallBLAS("LAPACKsyev", LAPACKsyev_("V", "U", &bn, vec, &bn, lam, work, &lwork, &info));
+  *ok = info == 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(PetscFree(work));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_principal_axes(const knn_block_t *b, pm_gidx_t cap, int na, double *axes)
+{
+  int       D = b->dim;
+  double   *mu, *vec, *lam;
+  PetscBool ok;
+
+  PetscFunctionBeginUser;
+  PM_ASSERT(na <= D && b->n >= 2);
+  PetscCall(PetscMalloc3(D, &mu, D * D, &vec, D, &lam));
+  PetscCall(principal(b, cap, mu, vec, lam, &ok));
+  for (int j = 0; j < na; j++) /* the j-th largest eigenvalue's vector: column D-1-j */
+    for (int d = 0; d < D; d++) axes[j * D + d] = ok ? vec[(D - 1 - j) * D + d] : (double)(d == j);
+  PetscCall(PetscFree3(mu, vec, lam));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode knn_frame_local(const knn_block_t *b, knn_frame_t *F)
 {
-  int          D = b->dim, m;
-  PetscBLASInt bn, lwork = 8 * D + 64, info;
-  double      *mu, *cov, *lam, *work, eta = 0.0;
+  int       D = b->dim, m;
+  double   *mu, *cov, *lam, eta = 0.0;
+  PetscBool ok;
 
   PetscFunctionBeginUser;
   knn_frame_identity(D, F);
   if (b->n < 4 * D || D < 4) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscBLASIntCast(D, &bn));
-  PetscCall(PetscMalloc4(D, &mu, D * D, &cov, D, &lam, lwork, &work));
-  sample_cov(b, mu, cov);
-  PetscCallBLAS("LAPACKsyev", LAPACKsyev_("V", "U", &bn, cov, &bn, lam, work, &lwork, &info));
-  m = info == 0 ? frame_rank(lam, D) : D;
+  PetscCall(PetscMalloc3(D, &mu, D * D, &cov, D, &lam));
+  PetscCall(principal(b, FRAME_SAMPLE, mu, cov, lam, &ok));
+  m = ok ? frame_rank(lam, D) : D;
   if (m >= 1 && 2 * m <= D) { /* a subspace of at most half the dimensions: rotate */
     int mp = (m + 3) / 4 * 4;
     F->m   = m;
@@ -102,7 +135,7 @@ PetscErrorCode knn_frame_local(const knn_block_t *b, knn_frame_t *F)
     F->c1   = 1.0 / (1.0 - gam(D + 2));
     F->c2   = (1.0 + gam(m + 3)) * (1.0 + 8.0 * DBL_EPSILON);
   }
-  PetscCall(PetscFree4(mu, cov, lam, work));
+  PetscCall(PetscFree3(mu, cov, lam));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -14,6 +14,9 @@ typedef struct {
 void           knn_frame_identity(int dim, knn_frame_t *F);
 PetscErrorCode knn_frame_local(const knn_block_t *b, knn_frame_t *F);
 void           knn_frame_free(knn_frame_t *F);
+/* The na leading principal axes (unit rows, na x dim) of a strided sample of at most cap rows of b
+ * (n >= 2); the coordinate axes if the eigensolver fails. */
+PetscErrorCode knn_principal_axes(const knn_block_t *b, pm_gidx_t cap, int na, double *axes);
 /* z (mp values) of row x (w: dim doubles of scratch); returns e(x), the error bound of z. */
 double knn_frame_project(const knn_frame_t *F, const double *x, double *z, double *w);
 /* Largest computed frame (or frame box) squared distance a pair can have when its knn_dist2 is

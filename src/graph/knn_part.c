@@ -1,72 +1,151 @@
 /* Spatial layout for the tree method on P > 1 ranks. With the input's block rows every block
  * spans the whole space, so every query would search every remote tree (no gain from more ranks).
- * Here rank 0 cuts a strided sample of the rows into P cells by recursive bisection (widest
- * coordinate, split at the quantile that gives each side its share of ranks), every rank sends
- * its rows to the cell they fall in, the ring runs on the cells (a remote cell far from all local
- * queries is skipped without building its tree), and the finished graph rows return to the
- * owners of the input rows. Only the layout of the work changes: the graph is the same. */
-#include "graph/graph_impl.h"
+ * Here rank 0 cuts a strided sample of the rows into P cells by recursive bisection (split at the
+ * quantile that gives each side its share of ranks; the direction of each cut, among the widest
+ * coordinates and the sample's principal axes, is the one with the fewest sample rows within the
+ * estimated k-th neighbour distance of the cut, so few queries have neighbours on both sides),
+ * every rank sends its rows to the cell they fall in, the ring runs on the cells (with packed
+ * trees, knn_ring.c), and the finished graph rows return to the owners of the input rows. Only the
+ * layout of the work changes: the graph is the same. */
+#include "graph/knn_frame.h"
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #define CELL_SAMPLE_MIN 16384
 #define CELL_SAMPLE_PER 256  /* sample rows per rank at least */
+#define CUT_AXES        8    /* widest input coordinates of a node offered as cut directions */
+#define CUT_PCS         8    /* leading principal axes of the sample offered as cut directions */
+#define CUT_SCORE       4096 /* sample rows of a node (strided) that score a direction */
 #define RETURN_BYTES    (32 << 20) /* graph rows a rank sends per round: about this many bytes */
 
 typedef struct {
-  int    *dim, *left, *right, *rank; /* node arrays (2P - 1 nodes); leaves have dim = -1 */
+  int    *dir, *left, *right, *rank; /* node arrays (2P - 1 nodes); dir: see cut_value, -1 for a leaf */
   double *val;
-  int     n;
+  double *pc; /* npc x D leading principal axes of the sample (unit rows) */
+  int     n, D, npc;
 } cut_tree_t;
 
+/* Coordinate of y along direction c: the input coordinate c < D, or principal axis c - D. */
+static double cut_value(const cut_tree_t *T, const double *y, int c)
+{
+  const double *u;
+  double        s = 0.0;
+
+  if (c < T->D) return y[c];
+  u = T->pc + (size_t)(c - T->D) * T->D;
+  for (int d = 0; d < T->D; d++) s += u[d] * y[d];
+  return s;
+}
+
+/* Rank 0's view of the sample while cutting: x (m x D) and its principal-axis coordinates y
+ * (m x npc, from cut_value, so the sample and every row agree on which side they lie). */
+typedef struct {
+  const double *x, *y;
+  double        radius;    /* estimated distance to the k-th neighbour */
+  double       *v;         /* scratch: CUT_SCORE values */
+  pm_gidx_t    *vp;        /* scratch: CUT_SCORE indices */
+  int          *cand;      /* scratch: candidate directions */
+  double       *wid;       /* scratch: D widths */
+} cut_data_t;
+
+static double sample_value(const cut_tree_t *T, const cut_data_t *S, pm_gidx_t r, int c)
+{
+  return c < T->D ? S->x[r * T->D + c] : S->y[r * T->npc + c - T->D];
+}
+
+/* Sample rows of [lo, hi) (at most CUT_SCORE, strided) within the radius of the cut along c that
+ * puts the fraction h / nr of them on the low side: the queries whose neighbours straddle the cut
+ * (they search the trees of both sides), as seen by the sample. */
+static pm_gidx_t cut_score(const cut_tree_t *T, cut_data_t *S, const pm_gidx_t *idx, pm_gidx_t lo, pm_gidx_t hi, int h, int nr, int c)
+{
+  pm_gidx_t n = hi - lo, ns = PetscMin(n, (pm_gidx_t)CUT_SCORE), q = ns * h / nr, cnt = 0;
+  double    cv;
+
+  for (pm_gidx_t j = 0; j < ns; j++) {
+    S->v[j]  = sample_value(T, S, idx[lo + j * n / ns], c);
+    S->vp[j] = j;
+  }
+  knn_select_nth(S->vp, S->v, 1, 0, 0, ns, q);
+  cv = S->v[S->vp[q]];
+  for (pm_gidx_t j = 0; j < ns; j++) cnt += PetscAbsReal(S->v[j] - cv) <= S->radius;
+  return cnt;
+}
+
+/* Direction of the cut of node [lo, hi): of the CUT_AXES widest input coordinates (widest first)
+ * and the principal axes, the one with the fewest sample rows near the cut (the first of equals:
+ * the widest coordinate when nothing is known about the radius). */
+static int cut_direction(const cut_tree_t *T, cut_data_t *S, const pm_gidx_t *idx, pm_gidx_t lo, pm_gidx_t hi, int h, int nr)
+{
+  int       D = T->D, na = PetscMin(D, CUT_AXES), nc = 0, best = 0;
+  pm_gidx_t bs = -1;
+
+  for (int d = 0; d < D; d++) {
+    double a = PETSC_INFINITY, b = -PETSC_INFINITY;
+    for (pm_gidx_t r = lo; r < hi; r++) {
+      double v = S->x[idx[r] * D + d];
+      a        = v < a ? v : a;
+      b        = v > b ? v : b;
+    }
+    S->wid[d] = b - a;
+  }
+  for (int j = 0; j < na; j++) { /* the na widest, widest first (the lowest index among equals) */
+    int w = -1;
+    for (int d = 0; d < D; d++) {
+      PetscBool taken = PETSC_FALSE;
+      for (int i = 0; i < nc; i++) taken = taken || S->cand[i] == d;
+      if (!taken && (w < 0 || S->wid[d] > S->wid[w])) w = d;
+    }
+    S->cand[nc++] = w;
+  }
+  for (int j = 0; j < T->npc; j++) S->cand[nc++] = D + j;
+  if (!(S->radius > 0.0)) return S->cand[0];
+  for (int i = 0; i < nc; i++) {
+    pm_gidx_t sc = cut_score(T, S, idx, lo, hi, h, nr, S->cand[i]);
+    if (bs < 0 || sc < bs) {
+      bs   = sc;
+      best = S->cand[i];
+    }
+  }
+  return best;
+}
+
 /* Node for ranks [r0, r1) over sample rows idx[lo, hi); returns its id. */
-static int cut(cut_tree_t *T, const double *x, int D, pm_gidx_t *idx, pm_gidx_t lo, pm_gidx_t hi, int r0, int r1)
+static int cut(cut_tree_t *T, cut_data_t *S, pm_gidx_t *idx, pm_gidx_t lo, pm_gidx_t hi, int r0, int r1)
 {
   int id = T->n++;
 
-  T->dim[id]  = -1;
+  T->dir[id]  = -1;
   T->rank[id] = r0;
   if (r1 - r0 > 1 && hi - lo >= 2) {
-    int       h = (r1 - r0) / 2, best = 0;
-    double    w = -1.0;
+    int       h = (r1 - r0) / 2, c = cut_direction(T, S, idx, lo, hi, h, r1 - r0);
     pm_gidx_t m = lo + (hi - lo) * h / (r1 - r0);
-    for (int d = 0; d < D; d++) {
-      double a = PETSC_INFINITY, b = -PETSC_INFINITY;
-      for (pm_gidx_t r = lo; r < hi; r++) {
-        double v = x[idx[r] * D + d];
-        a        = v < a ? v : a;
-        b        = v > b ? v : b;
-      }
-      if (b - a > w) {
-        w    = b - a;
-        best = d;
-      }
-    }
-    knn_select_nth(idx, x, D, best, lo, hi, m);
-    T->dim[id]   = best;
-    T->val[id]   = x[idx[m] * D + best]; /* rows with x[best] < val go left */
-    T->left[id]  = cut(T, x, D, idx, lo, m, r0, r0 + h);
-    T->right[id] = cut(T, x, D, idx, m, hi, r0 + h, r1);
-  } else if (r1 - r0 > 1) { /* too few samples: everything to the first rank of the range */
-    T->dim[id] = -1;
-  }
+    if (c < T->D)
+      knn_select_nth(idx, S->x, T->D, c, lo, hi, m);
+    else
+      knn_select_nth(idx, S->y, T->npc, c - T->D, lo, hi, m);
+    T->dir[id]   = c;
+    T->val[id]   = sample_value(T, S, idx[m], c); /* rows with a value < val go left */
+    T->left[id]  = cut(T, S, idx, lo, m, r0, r0 + h);
+    T->right[id] = cut(T, S, idx, m, hi, r0 + h, r1);
+  } /* else too few samples: everything to the first rank of the range */
   return id;
 }
 
 static int cell_of(const cut_tree_t *T, const double *y)
 {
   int id = 0;
-  while (T->dim[id] >= 0) id = y[T->dim[id]] < T->val[id] ? T->left[id] : T->right[id];
+  while (T->dir[id] >= 0) id = cut_value(T, y, T->dir[id]) < T->val[id] ? T->left[id] : T->right[id];
   return T->rank[id];
 }
 
-static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, const knn_sample_t *given, cut_tree_t *T)
+/* Rank 0 cuts the sample (with the principal axes of the sample as extra directions and the
+ * probe's radius, computed here when no probe ran) and broadcasts the cut tree. */
+static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, int k, knn_sample_t *given, cut_tree_t *T)
 {
-  int          rank, size, D = mine->dim;
-  pm_gidx_t    m, *perm;
-  knn_sample_t own = {0, NULL};
-  const knn_sample_t *s = given;
+  int           rank, size, D = mine->dim;
+  pm_gidx_t     m;
+  knn_sample_t  own = {0, NULL, -1.0}, *s = given;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -76,19 +155,37 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
     PetscCall(knn_sample_fetch(knn, mine, N, m, &own));
     s = &own;
   }
-  PetscCall(PetscCalloc5(2 * size, &T->dim, 2 * size, &T->left, 2 * size, &T->right, 2 * size, &T->rank, 2 * size, &T->val));
+  T->D   = D;
+  T->npc = m >= 2 * D ? PetscMin(D, CUT_PCS) : 0;
+  PetscCall(PetscCalloc5(2 * size, &T->dir, 2 * size, &T->left, 2 * size, &T->right, 2 * size, &T->rank, 2 * size, &T->val));
+  PetscCall(PetscMalloc1(T->npc * D + 1, &T->pc));
   if (rank == 0) {
-    PetscCall(PetscMalloc1(m, &perm));
+    cut_data_t S = {s->x, NULL, -1.0, NULL, NULL, NULL, NULL};
+    pm_gidx_t *perm;
+    double    *y, fr;
+    if (s->radius < 0.0) PetscCall(knn_sample_probe(s, D, knn->leaf, N, k, &fr));
+    S.radius = s->radius;
+    if (T->npc) {
+      knn_block_t b = {0, m, D, s->x, NULL};
+      PetscCall(knn_principal_axes(&b, CUT_SCORE, T->npc, T->pc));
+    }
+    PetscCall(PetscMalloc1(m * T->npc + 1, &y));
+    for (pm_gidx_t r = 0; r < m; r++)
+      for (int j = 0; j < T->npc; j++) y[r * T->npc + j] = cut_value(T, s->x + r * D, D + j);
+    S.y = y;
+    PetscCall(PetscMalloc5(m, &perm, CUT_SCORE, &S.v, CUT_SCORE, &S.vp, CUT_AXES + CUT_PCS, &S.cand, D, &S.wid));
     for (pm_gidx_t r = 0; r < m; r++) perm[r] = r; /* the sample permutation */
-    (void)cut(T, s->x, D, perm, 0, m, 0, size);
-    PetscCall(PetscFree(perm));
+    (void)cut(T, &S, perm, 0, m, 0, size);
+    PetscCall(PetscFree5(perm, S.v, S.vp, S.cand, S.wid));
+    PetscCall(PetscFree(y));
   }
   PetscCallMPI(MPI_Bcast(&T->n, 1, MPI_INT, 0, knn->comm));
-  PetscCallMPI(MPI_Bcast(T->dim, T->n, MPI_INT, 0, knn->comm));
+  PetscCallMPI(MPI_Bcast(T->dir, T->n, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->left, T->n, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->right, T->n, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->rank, T->n, MPI_INT, 0, knn->comm));
   PetscCallMPI(MPI_Bcast(T->val, T->n, MPI_DOUBLE, 0, knn->comm));
+  if (T->npc) PetscCallMPI(MPI_Bcast(T->pc, T->npc * D, MPI_DOUBLE, 0, knn->comm));
   PetscCall(knn_sample_free(&own));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -149,7 +246,7 @@ static PetscErrorCode send_rows(MPI_Comm comm, int size, const knn_block_t *b, c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, const knn_sample_t *s, knn_cell_t *cell)
+PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell)
 {
   cut_tree_t T = {0};
   int        size, D = mine->dim, *dest;
@@ -159,7 +256,7 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  PetscCall(cuts_build(knn, mine, n_global, s, &T));
+  PetscCall(cuts_build(knn, mine, n_global, k, s, &T));
   PetscCall(PetscMalloc1(mine->n + 1, &dest));
   for (pm_gidx_t r = 0; r < mine->n; r++) dest[r] = cell_of(&T, mine->x + r * D);
   PetscCall(send_rows(knn->comm, size, mine, dest, rb, &recv, &nr));
@@ -172,7 +269,10 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
   }
   PetscCall(PetscFree(recv));
   PetscCall(PetscFree(dest));
-  PetscCall(PetscFree5(T.dim, T.left, T.right, T.rank, T.val));
+  cell->cut_dir = T.dir[0];
+  if (T.dir[0] >= 0) PetscCall(PetscInfo(NULL, "kNN cells: first cut along %s %d\n", T.dir[0] < D ? "coordinate" : "principal axis", T.dir[0] < D ? T.dir[0] : T.dir[0] - D));
+  PetscCall(PetscFree5(T.dir, T.left, T.right, T.rank, T.val));
+  PetscCall(PetscFree(T.pc));
   { /* rows arrive in source rank order, each source in row order: sorted by global index, so the
        rows of each owner form one segment */
     pm_gidx_t *starts;

@@ -5,7 +5,8 @@
  * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
  * pessimistic for the tree). A tree distance costs 6-13 times a brute-force pair (measured on the
  * benchmark sets, docs/knn.md), but the probe overestimates the tree's fraction 2-4x at 100k points,
- * so the tree is chosen when f < 1 / TREE_COST_RATIO = 0.2. Rank 0 broadcasts the verdict. */
+ * so the tree is chosen when f < 1 / TREE_COST_RATIO = 0.2. Rank 0 broadcasts the verdict. The
+ * same queries estimate the k-th neighbour distance for the cell cuts (knn_part.c). */
 #include "graph/graph_impl.h"
 
 #define PROBE_M         16384
@@ -19,14 +20,15 @@ PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
-  s->m = PetscMin(N, want);
-  nreq = rank == 0 ? s->m : 0;
+  s->m      = PetscMin(N, want);
+  s->x      = NULL;
+  s->radius = -1.0;
+  nreq      = rank == 0 ? s->m : 0;
   PetscCall(PetscMalloc1(nreq + 1, &rows));
-  PetscCall(PetscMalloc1(nreq * mine->dim + 1, &s->x));
+  if (rank == 0) PetscCall(PetscMalloc1(nreq * mine->dim + 1, &s->x));
   for (pm_gidx_t r = 0; r < nreq; r++) rows[r] = r * N / s->m;
   PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), mine->dim, nreq, rows, s->x));
   PetscCall(PetscFree(rows));
-  if (rank != 0) PetscCall(PetscFree(s->x));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -34,54 +36,58 @@ PetscErrorCode knn_sample_free(knn_sample_t *s)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree(s->x));
-  s->m = 0;
+  s->m      = 0;
+  s->radius = -1.0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, int k, knn_sample_t *s, double *f)
+/* Median of the nq values at stride ld (scratch: nq indices). */
+static double median(const double *v, pm_gidx_t nq, int ld, pm_gidx_t *perm)
 {
-  pm_gidx_t   m, nq;
-  int         D = mine->dim, kk, rank;
-  double     *xs, *dist;
-  pm_gidx_t  *ind, *order;
-  knn_block_t b;
+  for (pm_gidx_t r = 0; r < nq; r++) perm[r] = r;
+  knn_select_nth(perm, v, ld, 0, 0, nq, nq / 2);
+  return v[perm[nq / 2] * ld];
+}
+
+PetscErrorCode knn_sample_probe(knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, double *f)
+{
+  pm_gidx_t   m = PetscMin(s->m, (pm_gidx_t)PROBE_M), nq = PetscMin(m, (pm_gidx_t)PROBE_Q), kp, *ind, *order;
+  int         kk;
+  double     *xs, *xq, *dist;
+  knn_block_t b, q;
   knn_tree_t *t;
   knn_lists_t h;
   knn_buf_t   buf;
+  int64_t     ev = 0;
 
   PetscFunctionBeginUser;
   *f = 1.0;
-  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
-  PetscCall(knn_sample_fetch(knn, mine, N, PROBE_M, s));
-  m  = s->m;
-  xs = s->x;
-  if (rank != 0 || m < 3) PetscFunctionReturn(PETSC_SUCCESS);
+  if (m < 3) PetscFunctionReturn(PETSC_SUCCESS);
   kk = (int)PetscMin((pm_gidx_t)k, m - 1);
-  nq = PetscMin(m, PROBE_Q);
-  b  = (knn_block_t){0, m, D, xs, NULL};
-  PetscCall(knn_tree_create(&b, knn->leaf, &t));
-  PetscCall(PetscMalloc3(nq * (kk + 1), &ind, nq * (kk + 1), &dist, nq, &order));
-  for (pm_gidx_t r = 0; r < nq; r++) order[r] = r * (m / nq);
-  {
-    /* queries are sample rows order[r]; lists are indexed by query, so query through a block view
-       whose row r is the sample row order[r] */
-    double *xq;
-    PetscCall(PetscMalloc1(nq * D, &xq));
-    for (pm_gidx_t r = 0; r < nq; r++)
-      for (int d = 0; d < D; d++) xq[r * D + d] = xs[order[r] * D + d];
-    {
-      knn_block_t q  = {0, nq, D, xq, NULL};
-      int64_t     ev = 0;
-      PetscCall(knn_lists_init(&h, nq, -1 - m, kk, ind, dist)); /* row_start outside: self not rejected */
-      PetscCall(knn_buf_create(1, KNN_TREE_BUF, kk, &buf));
-      PetscCall(knn_tree_query(t, &q, NULL, nq, &h, &buf, &ev));
-      *f = (double)ev / ((double)nq * (double)m);
-      PetscCall(knn_buf_destroy(&buf));
-      PetscCall(knn_lists_free(&h));
-    }
-    PetscCall(PetscFree(xq));
+  xs = s->x;
+  if (m < s->m) { /* at most PROBE_M strided rows of the sample */
+    PetscCall(PetscMalloc1(m * D, &xs));
+    for (pm_gidx_t r = 0; r < m; r++) PetscCall(PetscArraycpy(xs + r * D, s->x + (r * s->m / m) * D, D));
   }
-  PetscCall(PetscFree3(ind, dist, order));
+  b = (knn_block_t){0, m, D, xs, NULL};
+  PetscCall(knn_tree_create(&b, leaf, &t));
+  PetscCall(PetscMalloc4(nq * (kk + 1), &ind, nq * (kk + 1), &dist, nq, &order, nq * D, &xq));
+  for (pm_gidx_t r = 0; r < nq; r++) order[r] = r * (m / nq);
+  /* queries are sample rows order[r]; lists are indexed by query, so query through a block whose
+     row r is sample row order[r] */
+  for (pm_gidx_t r = 0; r < nq; r++) PetscCall(PetscArraycpy(xq + r * D, xs + order[r] * D, D));
+  q = (knn_block_t){0, nq, D, xq, NULL};
+  PetscCall(knn_lists_init(&h, nq, -1 - m, kk, ind, dist)); /* row_start outside: the query itself is one of its kk */
+  PetscCall(knn_buf_create(1, KNN_TREE_BUF, kk, &buf));
+  PetscCall(knn_tree_query(t, &q, NULL, nq, &h, &buf, &ev));
+  *f = (double)ev / ((double)nq * (double)m);
+  PetscCall(knn_lists_finish(&h)); /* row r: column 1 the query itself (distance 0), then the others in order */
+  kp        = PetscMin(PetscMax((pm_gidx_t)1, ((pm_gidx_t)k * m + N - 1) / N), (pm_gidx_t)kk - 1);
+  s->radius = kp >= 1 ? median(dist + 1 + kp, nq, kk + 1, order) : 0.0;
+  PetscCall(knn_buf_destroy(&buf));
+  PetscCall(knn_lists_free(&h));
+  PetscCall(PetscFree4(ind, dist, order, xq));
+  if (xs != s->x) PetscCall(PetscFree(xs));
   PetscCall(knn_tree_destroy(&t));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -89,7 +95,7 @@ static PetscErrorCode probe_fraction(pm_knn_t *knn, const knn_block_t *mine, pm_
 PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method, knn_sample_t *s)
 {
   double f;
-  int    choice;
+  int    choice, rank;
 
   PetscFunctionBeginUser;
   if (knn->method != PM_KNN_AUTO) {
@@ -97,7 +103,10 @@ PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscLogEventBegin(knn->ev_probe, 0, 0, 0, 0));
-  PetscCall(probe_fraction(knn, mine, n_global, k, s, &f));
+  PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  PetscCall(knn_sample_fetch(knn, mine, n_global, PROBE_M, s));
+  f = 1.0;
+  if (rank == 0) PetscCall(knn_sample_probe(s, mine->dim, knn->leaf, n_global, k, &f));
   choice = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE;
   PetscCallMPI(MPI_Bcast(&choice, 1, MPI_INT, 0, knn->comm)); /* rank 0 probed */
   PetscCallMPI(MPI_Bcast(&f, 1, MPI_DOUBLE, 0, knn->comm));

@@ -1,7 +1,8 @@
-/* Ring exchange: at step s every rank holds the row block of rank (rank + s) % P, searches it for
- * its own rows, and meanwhile receives the next block from its right neighbour and passes the
- * current one to its left neighbour (MPI_Isend/Irecv posted before the compute, tested between
- * chunks so the transfer progresses during the compute). Memory: two blocks of ceil(N/P) rows. */
+/* Ring exchange: at step s every rank holds the row block of rank (rank + s) % P (brute force), or
+ * that rank's packed kd-tree (tree method), searches it for its own rows, and meanwhile receives
+ * the next one from its right neighbour and passes the current one to its left neighbour
+ * (MPI_Isend/Irecv posted before the compute, tested between chunks so the transfer progresses
+ * during the compute). Memory: two blocks of ceil(N/P) rows, or two packed trees. */
 #include "graph/graph_impl.h"
 
 #define RING_CHUNK_ROWS 4096 /* queries (tree) between MPI_Testall */
@@ -55,39 +56,49 @@ static PetscErrorCode test_requests(int nreq, MPI_Request *req)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Search block b for every local row, chunk by chunk, progressing the pending messages. */
-static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq, MPI_Request *req)
+/* Query every local row in tree t (of a block of bn points), chunk by chunk, progressing the
+ * pending messages. */
+static PetscErrorCode search_tree(ring_ctx_t *c, const knn_tree_t *t, pm_gidx_t bn, int nreq, MPI_Request *req)
 {
   const knn_block_t *q = c->mine;
 
   PetscFunctionBeginUser;
-  if (c->method == PM_KNN_BRUTE) {
-    int G = knn_brute_group(c->knn);
-    knn_brute_augment(b, c->mu, c->knn->tile, c->ba);
-    for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
-      int ni = (int)(q->n - i0 < G ? q->n - i0 : G);
-      PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->h, &c->buf, c->work));
-      PetscCall(test_requests(nreq, req));
-      c->done += ni * b->n;
-      PetscCall(pm_progress_step(c->prog, c->done));
-    }
-  } else {
-    knn_tree_t *t;
-    PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
-    PetscCall(knn_tree_create(b, c->knn->leaf, &t));
-    if (!c->order) { /* own block first: its tree order is a cache-friendly query order */
-      PetscCall(PetscMalloc1(q->n + 1, &c->order));
-      for (pm_gidx_t i = 0; i < q->n; i++) c->order[i] = knn_tree_order(t)[i];
-    }
-    for (pm_gidx_t r0 = 0; r0 < q->n; r0 += RING_CHUNK_ROWS) {
-      pm_gidx_t nq = q->n - r0 < RING_CHUNK_ROWS ? q->n - r0 : RING_CHUNK_ROWS;
-      PetscCall(knn_tree_query(t, q, c->order + r0, nq, c->h, &c->buf, &c->evals));
-      PetscCall(test_requests(nreq, req));
-      c->done += nq * b->n;
-      PetscCall(pm_progress_step(c->prog, c->done));
-    }
-    PetscCall(knn_tree_destroy(&t));
-    PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
+  for (pm_gidx_t r0 = 0; r0 < q->n; r0 += RING_CHUNK_ROWS) {
+    pm_gidx_t nq = q->n - r0 < RING_CHUNK_ROWS ? q->n - r0 : RING_CHUNK_ROWS;
+    PetscCall(knn_tree_query(t, q, c->order + r0, nq, c->h, &c->buf, &c->evals));
+    PetscCall(test_requests(nreq, req));
+    c->done += nq * bn;
+    PetscCall(pm_progress_step(c->prog, c->done));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The tree of the own block; its order is a cache-friendly query order. */
+static PetscErrorCode own_tree(ring_ctx_t *c, knn_tree_t **t)
+{
+  const knn_block_t *q = c->mine;
+
+  PetscFunctionBeginUser;
+  PetscCall(knn_tree_create(q, c->knn->leaf, t));
+  PetscCall(PetscMalloc1(q->n + 1, &c->order));
+  for (pm_gidx_t i = 0; i < q->n; i++) c->order[i] = knn_tree_order(*t)[i];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Search block b for every local row by brute force. */
+static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq, MPI_Request *req)
+{
+  const knn_block_t *q = c->mine;
+  int                G = knn_brute_group(c->knn);
+
+  PetscFunctionBeginUser;
+  knn_brute_augment(b, c->mu, c->knn->tile, c->ba);
+  for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
+    int ni = (int)(q->n - i0 < G ? q->n - i0 : G);
+    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->h, &c->buf, c->work));
+    PetscCall(test_requests(nreq, req));
+    c->done += ni * b->n;
+    PetscCall(pm_progress_step(c->prog, c->done));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -122,16 +133,16 @@ static void block_box(const knn_block_t *b, double *lo, double *hi)
     }
 }
 
-/* Can block b hold a neighbour of any local row? (box-to-box distance against the largest bound;
- * only used with the spatial layout of the tree method, where most remote cells are far away) */
-static PetscBool block_needed(ring_ctx_t *c, const knn_block_t *b, const double *qlo, const double *qhi, double *work)
+/* Can a block with box [lo, hi] hold a neighbour of any local row? (box-to-box distance against
+ * the largest bound; only used with the spatial layout of the tree method, where most remote
+ * cells are far away) */
+static PetscBool box_needed(ring_ctx_t *c, pm_gidx_t bn, const double *lo, const double *hi, const double *qlo, const double *qhi)
 {
-  int    D = b->dim;
-  double s = 0.0, mb = 0.0, *lo = work, *hi = work + D;
+  int    D = c->mine->dim;
+  double s = 0.0, mb = 0.0;
 
-  if (b->n == 0) return PETSC_FALSE;
+  if (bn == 0) return PETSC_FALSE;
   for (pm_gidx_t i = 0; i < c->mine->n; i++) mb = c->h->bound2[i] > mb ? c->h->bound2[i] : mb;
-  block_box(b, lo, hi);
   for (int d = 0; d < D; d++) {
     double e = lo[d] - qhi[d], f = qlo[d] - hi[d];
     e = e > f ? e : f;
@@ -140,16 +151,92 @@ static PetscBool block_needed(ring_ctx_t *c, const knn_block_t *b, const double 
   return s * (1.0 - 1e-12) <= mb ? PETSC_TRUE : PETSC_FALSE;
 }
 
+/* The tree method on several ranks (spatial cells): each rank builds the tree of its own cell once,
+ * packed, and the packed trees travel around the ring, so no rank rebuilds another's tree. A
+ * remote tree is opened only when its points' box is within reach of the local rows. */
+static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double *box)
+{
+  knn_tree_t  *own;
+  int          skipped = 0;
+  size_t       bytes;
+  uint64_t    *sizes, maxb = 0;
+  char        *pk, *buf[2] = {NULL, NULL};
+  const char  *cur;
+  MPI_Datatype unit;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
+  PetscCall(own_tree(c, &own));
+  if (size == 1) {
+    PetscCall(search_tree(c, own, c->mine->n, 0, NULL));
+    PetscCall(knn_tree_destroy(&own));
+    PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  bytes = knn_tree_packed_size(own);
+  PetscCall(PetscMalloc1(bytes, &pk));
+  knn_tree_pack(own, box, pk);
+  PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
+  PetscCall(PetscMalloc1(size, &sizes));
+  {
+    uint64_t b = bytes;
+    PetscCallMPI(MPI_Allgather(&b, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, c->knn->comm));
+  }
+  for (int r = 0; r < size; r++) maxb = sizes[r] > maxb ? sizes[r] : maxb;
+  PetscCheck(maxb / 64 <= INT32_MAX, c->knn->comm, PETSC_ERR_SUP, "kNN ring: a packed tree of %" PRIu64 " bytes exceeds the MPI count limit; use more ranks", maxb);
+  PetscCall(PetscMalloc1(maxb, &buf[0]));
+  PetscCall(PetscMalloc1(maxb, &buf[1]));
+  PetscCallMPI(MPI_Type_contiguous(64, MPI_BYTE, &unit)); /* packed sizes are multiples of 64 */
+  PetscCallMPI(MPI_Type_commit(&unit));
+  cur = pk;
+  for (int s = 0; s < size; s++) {
+    int         src = (rank + s) % size, nreq = 0;
+    MPI_Request req[2];
+    if (s + 1 < size) { /* next tree: the one the right neighbour holds now */
+      int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
+      PetscCallMPI(MPI_Irecv(buf[s % 2], (int)(sizes[nxt] / 64), unit, right, s, c->knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Isend(cur, (int)(sizes[src] / 64), unit, left, s, c->knn->comm, &req[nreq++]));
+    }
+    PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
+    if (s == 0)
+      PetscCall(search_tree(c, own, c->mine->n, nreq, req));
+    else {
+      knn_tree_t   *t;
+      const double *xbox;
+      pm_gidx_t     bn;
+      PetscCall(knn_tree_view(cur, &t, &xbox, &bn));
+      if (box_needed(c, bn, xbox, xbox + c->mine->dim, box, box + c->mine->dim))
+        PetscCall(search_tree(c, t, bn, nreq, req));
+      else {
+        skipped++;
+        c->done += c->mine->n * bn;
+      }
+      PetscCall(knn_tree_destroy(&t));
+    }
+    PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
+    if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    if (s == 0) { /* sent: the own tree is done with */
+      PetscCall(knn_tree_destroy(&own));
+      PetscCall(PetscFree(pk));
+    }
+    cur = buf[s % 2];
+  }
+  PetscCall(PetscInfo(NULL, "kNN ring (tree): %" PRId64 " tree distance evaluations, %d of %d remote trees skipped on this rank\n", c->evals, skipped, size - 1));
+  PetscCallMPI(MPI_Type_free(&unit));
+  PetscCall(PetscFree(buf[0]));
+  PetscCall(PetscFree(buf[1]));
+  PetscCall(PetscFree(sizes));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *h)
 {
-  int              rank, size, D = mine->dim, skipped = 0;
-  pm_gidx_t       *starts, nmax = 0, n_global;
-  double          *buf[2]  = {NULL, NULL}, *box;
-  pm_gidx_t       *gbuf[2] = {NULL, NULL};
-  const double    *cur     = mine->x;
-  const pm_gidx_t *gcur    = mine->gidx;
-  ring_ctx_t       c       = {0};
-  MPI_Datatype     rowtype;
+  int           rank, size, D = mine->dim;
+  pm_gidx_t    *starts, nmax = 0, n_global;
+  double       *buf[2] = {NULL, NULL}, *box;
+  const double *cur    = mine->x;
+  ring_ctx_t    c      = {0};
+  MPI_Datatype  rowtype;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -161,58 +248,43 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   c.method = method;
   c.mine   = mine;
   c.h      = h;
-  if (method == PM_KNN_BRUTE) {
+  PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
+  PetscCall(PetscLogEventBegin(knn->ev_ring, 0, 0, 0, 0));
+  if (method == PM_KNN_TREE) {
+    PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
+    PetscCall(PetscMalloc1(2 * D, &box));
+    block_box(mine, box, box + D);
+    PetscCall(tree_ring(&c, rank, size, box));
+    PetscCall(PetscFree(box));
+  } else {
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
-  } else
-    PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
-  PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
-  PetscCall(PetscMalloc1(4 * D, &box));
-  block_box(mine, box, box + D);
-  if (size > 1) {
-    PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
-    PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
-    if (mine->gidx) {
-      PetscCall(PetscMalloc1(nmax + 1, &gbuf[0]));
-      PetscCall(PetscMalloc1(nmax + 1, &gbuf[1]));
+    if (size > 1) {
+      PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
+      PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
     }
-  }
-  PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
-  PetscCallMPI(MPI_Type_commit(&rowtype));
-  PetscCall(PetscLogEventBegin(knn->ev_ring, 0, 0, 0, 0));
-  for (int s = 0; s < size; s++) {
-    int         src = (rank + s) % size, nreq = 0;
-    MPI_Request req[4];
-    knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, gcur};
-    if (s + 1 < size) { /* next block: the one the right neighbour holds now */
-      int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
-      int nn = (int)(starts[nxt + 1] - starts[nxt]);
-      PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
-      PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, 2 * s, knn->comm, &req[nreq++]));
-      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, 2 * s, knn->comm, &req[nreq++]));
-      if (mine->gidx) {
-        PetscCallMPI(MPI_Irecv(gbuf[s % 2], nn, MPI_INT64_T, right, 2 * s + 1, knn->comm, &req[nreq++]));
-        PetscCallMPI(MPI_Isend(gcur, (int)b.n, MPI_INT64_T, left, 2 * s + 1, knn->comm, &req[nreq++]));
+    PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
+    PetscCallMPI(MPI_Type_commit(&rowtype));
+    for (int s = 0; s < size; s++) {
+      int         src = (rank + s) % size, nreq = 0;
+      MPI_Request req[2];
+      knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, NULL};
+      if (s + 1 < size) { /* next block: the one the right neighbour holds now */
+        int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
+        int nn = (int)(starts[nxt + 1] - starts[nxt]);
+        PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
+        PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, s, knn->comm, &req[nreq++]));
+        PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, s, knn->comm, &req[nreq++]));
       }
-    }
-    if (s == 0 || !mine->gidx || block_needed(&c, &b, box, box + D, box + 2 * D))
       PetscCall(search_block(&c, &b, nreq, req));
-    else {
-      skipped++;
-      c.done += mine->n * b.n;
+      if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+      cur = buf[s % 2];
     }
-    if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-    cur  = buf[s % 2];
-    gcur = gbuf[s % 2];
+    PetscCallMPI(MPI_Type_free(&rowtype));
+    PetscCall(PetscFree(buf[0]));
+    PetscCall(PetscFree(buf[1]));
   }
   PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));
-  PetscCall(PetscInfo(NULL, "kNN ring (%s): %" PRId64 " tree distance evaluations, %d of %d remote blocks skipped on this rank\n", pm_knn_method_names[method], c.evals, skipped, size - 1));
-  PetscCallMPI(MPI_Type_free(&rowtype));
-  PetscCall(PetscFree(buf[0]));
-  PetscCall(PetscFree(buf[1]));
-  PetscCall(PetscFree(gbuf[0]));
-  PetscCall(PetscFree(gbuf[1]));
-  PetscCall(PetscFree(box));
   PetscCall(PetscFree(starts));
   PetscCall(ctx_free(&c));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -14,6 +14,7 @@
  * consecutive rows of the own tree are exactly its leaves. */
 #include "graph/knn_frame.h"
 #include <immintrin.h>
+#include <string.h>
 
 typedef struct {
   pm_gidx_t lo, hi;      /* points [lo, hi) in tree order */
@@ -34,7 +35,8 @@ struct knn_tree {
   double     *px;      /* rotated frame: input coordinates in tree order (n x dim); else NULL */
   double      emax;    /* largest projection error bound e(y) of the tree's points */
   node_t     *nodes;
-  double     *box; /* per node: mp lows then mp highs (frame coordinates) */
+  double     *box;  /* per node: mp lows then mp highs (frame coordinates) */
+  PetscBool   view; /* the arrays live in a packed buffer (knn_tree_view): not freed here */
 };
 
 void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
@@ -199,14 +201,123 @@ PetscErrorCode knn_tree_destroy(knn_tree_t **tree)
 {
   PetscFunctionBeginUser;
   if (!*tree) PetscFunctionReturn(PETSC_SUCCESS);
-  knn_frame_free(&(*tree)->F);
-  PetscCall(PetscFree((*tree)->perm));
-  PetscCall(PetscFree((*tree)->gid));
-  PetscCall(PetscFree((*tree)->pt));
-  PetscCall(PetscFree((*tree)->px));
-  PetscCall(PetscFree((*tree)->nodes));
-  PetscCall(PetscFree((*tree)->box));
+  if (!(*tree)->view) {
+    knn_frame_free(&(*tree)->F);
+    PetscCall(PetscFree((*tree)->perm));
+    PetscCall(PetscFree((*tree)->gid));
+    PetscCall(PetscFree((*tree)->pt));
+    PetscCall(PetscFree((*tree)->px));
+    PetscCall(PetscFree((*tree)->nodes));
+    PetscCall(PetscFree((*tree)->box));
+  }
   PetscCall(PetscFree(*tree));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Packed tree: this header, then the arrays one after another, each at a multiple of 64 bytes:
+ * the input-coordinate box of the points (2 dim), the frame's mu (dim) and R (mp dim) when
+ * rotated, gid (n), the leaves pt (n M), px (n dim) when rotated, the nodes and their boxes. */
+typedef struct {
+  int64_t n, start, nnodes, maxleaf;
+  int32_t dim, leaf, mp, fm, rotated, pad;
+  double  emax, grow, cE, c1, c2;
+} tree_head_t;
+
+typedef struct {
+  size_t off[8], sz[8], bytes;
+} tree_layout_t;
+
+static void tree_layout(const tree_head_t *h, tree_layout_t *L)
+{
+  size_t *sz = L->sz, o = (sizeof(tree_head_t) + 63) / 64 * 64;
+  int    M = h->rotated ? h->fm : h->dim, r = h->rotated ? 1 : 0;
+
+  sz[0] = 2 * (size_t)h->dim * sizeof(double);                     /* input box */
+  sz[1] = r * (size_t)h->dim * sizeof(double);                     /* mu */
+  sz[2] = r * (size_t)h->mp * h->dim * sizeof(double);             /* R */
+  sz[3] = (size_t)h->n * sizeof(pm_gidx_t);                        /* gid */
+  sz[4] = (size_t)h->n * M * sizeof(double);                       /* pt */
+  sz[5] = r * (size_t)h->n * h->dim * sizeof(double);              /* px */
+  sz[6] = (size_t)h->nnodes * sizeof(node_t);                      /* nodes */
+  sz[7] = (size_t)h->nnodes * 2 * h->mp * sizeof(double);          /* box */
+  for (int a = 0; a < 8; a++) {
+    L->off[a] = o;
+    o += (sz[a] + 63) / 64 * 64;
+  }
+  L->bytes = o;
+}
+
+static void tree_head(const knn_tree_t *t, tree_head_t *h)
+{
+  *h = (tree_head_t){t->n, t->start, t->nnodes, t->maxleaf, t->dim, t->leaf, t->mp, t->F.m, t->F.R ? 1 : 0, 0, t->emax, t->F.grow, t->F.cE, t->F.c1, t->F.c2};
+}
+
+size_t knn_tree_packed_size(const knn_tree_t *t)
+{
+  tree_head_t   h;
+  tree_layout_t L;
+
+  tree_head(t, &h);
+  tree_layout(&h, &L);
+  return L.bytes;
+}
+
+void knn_tree_pack(const knn_tree_t *t, const double *xbox, char *buf)
+{
+  tree_head_t   h;
+  tree_layout_t L;
+  int           M = t->F.R ? t->F.m : t->dim;
+
+  tree_head(t, &h);
+  tree_layout(&h, &L);
+  memset(buf, 0, L.off[0]); /* header and every array's padding zeroed: the buffer is sent whole */
+  for (int a = 0; a < 8; a++) memset(buf + L.off[a] + L.sz[a], 0, (a < 7 ? L.off[a + 1] : L.bytes) - L.off[a] - L.sz[a]);
+  memcpy(buf, &h, sizeof h);
+  memcpy(buf + L.off[0], xbox, 2 * (size_t)t->dim * sizeof(double));
+  if (t->F.R) {
+    memcpy(buf + L.off[1], t->F.mu, (size_t)t->dim * sizeof(double));
+    memcpy(buf + L.off[2], t->F.R, (size_t)t->mp * t->dim * sizeof(double));
+    memcpy(buf + L.off[5], t->px, (size_t)t->n * t->dim * sizeof(double));
+  }
+  memcpy(buf + L.off[3], t->gid, (size_t)t->n * sizeof(pm_gidx_t));
+  memcpy(buf + L.off[4], t->pt, (size_t)t->n * M * sizeof(double));
+  memcpy(buf + L.off[6], t->nodes, (size_t)t->nnodes * sizeof(node_t));
+  memcpy(buf + L.off[7], t->box, (size_t)t->nnodes * 2 * t->mp * sizeof(double));
+}
+
+PetscErrorCode knn_tree_view(const char *buf, knn_tree_t **tree, const double **xbox, pm_gidx_t *n)
+{
+  tree_head_t   h;
+  tree_layout_t L;
+  knn_tree_t   *t;
+
+  PetscFunctionBeginUser;
+  memcpy(&h, buf, sizeof h);
+  tree_layout(&h, &L);
+  PetscCall(PetscNew(&t));
+  t->dim     = h.dim;
+  t->leaf    = h.leaf;
+  t->avx2    = knn_simd() >= 2;
+  t->mp      = h.mp;
+  t->n       = h.n;
+  t->start   = h.start;
+  t->nnodes  = h.nnodes;
+  t->cap     = h.nnodes;
+  t->maxleaf = h.maxleaf;
+  t->emax    = h.emax;
+  t->view    = PETSC_TRUE;
+  knn_frame_identity(h.dim, &t->F);
+  if (h.rotated) {
+    t->F  = (knn_frame_t){h.dim, h.fm, h.mp, (double *)(buf + L.off[1]), (double *)(buf + L.off[2]), h.grow, h.cE, h.c1, h.c2};
+    t->px = (double *)(buf + L.off[5]);
+  }
+  t->gid   = (pm_gidx_t *)(buf + L.off[3]);
+  t->pt    = (double *)(buf + L.off[4]);
+  t->nodes = (node_t *)(buf + L.off[6]);
+  t->box   = (double *)(buf + L.off[7]);
+  *xbox    = (const double *)(buf + L.off[0]);
+  *n       = h.n;
+  *tree    = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

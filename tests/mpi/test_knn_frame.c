@@ -5,7 +5,10 @@
  * integer lattice embedded in 12-D by exact copies and sign flips (every distance tied many
  * times), a random 4-D set in 16-D through an orthonormal map and offset by 1e6 (large norms
  * against the frame's rounding margin), the same with duplicated rows, and integer points on a
- * line in 8-D. */
+ * line in 8-D. Cell cuts: two clusters on a plane in 8-D, separated along a diagonal direction, where
+ * every coordinate cuts through both clusters; the first cut must follow the principal axis through
+ * the gap, and on 2 ranks far fewer points must have neighbours in the other cell than with a cut
+ * at the median of the widest coordinate. */
 #include <phasemap/graph.h>
 #include "graph/knn_frame.h"
 #include "pm_test.h"
@@ -152,6 +155,75 @@ static PetscErrorCode full_build(MPI_Comm comm, const set_t *s)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Two clusters on the plane of u = (1, ..., 1) / sqrt 8 and v = (1, -1, 1, ...) / sqrt 8: a = +-3 +
+ * 0.5 g (the gap), b uniform in [-4, 4]. Every coordinate is (a +- b) / sqrt 8. */
+static PetscErrorCode set_clusters(set_t *s)
+{
+  PetscFunctionBeginUser;
+  *s = (set_t){"two clusters on a diagonal plane in 8-D", 2000, 8, 2, NULL, NULL, NULL};
+  PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
+  for (int64_t i = 0; i < s->n; i++) {
+    double g = PetscSqrtReal(-2.0 * PetscLogReal(1.0 - hash01(11, i))) * PetscCosReal(2.0 * PETSC_PI * hash01(12, i));
+    double a = (i % 2 ? 3.0 : -3.0) + 0.5 * g, b = 8.0 * hash01(13, i) - 4.0;
+    for (int d = 0; d < 8; d++) s->x[8 * i + d] = (a + (d % 2 ? -b : b)) / PetscSqrtReal(8.0);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Points whose oracle neighbours (K) are not all in their own part; part[i] of every point. */
+static int64_t straddling(const set_t *s, const int *part)
+{
+  int64_t c = 0;
+  for (int64_t i = 0; i < s->n; i++) {
+    PetscBool out = PETSC_FALSE;
+    for (int j = 1; j <= K; j++) out = out || part[s->ri[i * (K + 1) + j]] != part[i];
+    c += out;
+  }
+  return c;
+}
+
+/* The cell layout of the clusters set on the ranks of comm (oracle graph in s). */
+static PetscErrorCode cell_cuts(MPI_Comm comm, const set_t *s)
+{
+  pm_rows_t  *X;
+  pm_knn_t   *knn;
+  knn_cell_t  cell;
+  int         size, *part, *mine;
+  int64_t     cut_n, wide_n;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  if (size < 2) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(pm_rows_create(comm, s->n, s->dim, &X));
+  memcpy(X->x, s->x + X->row_start * s->dim, sizeof(double) * (size_t)(X->n_local * s->dim));
+  PetscCall(pm_knn_create(comm, &knn));
+  {
+    knn_block_t b = {X->row_start, X->n_local, X->dim, X->x, NULL};
+    PetscCall(knn_cell_create(knn, &b, s->n, K, NULL, &cell));
+  }
+  PM_TEST(cell.cut_dir >= s->dim, "%s: the first cut is along input coordinate %d, not a principal axis", s->name, cell.cut_dir);
+  PetscCall(PetscCalloc2(s->n, &part, s->n, &mine));
+  for (pm_gidx_t r = 0; r < cell.n; r++) mine[cell.gidx[r]] = 1 + (int)(PetscGlobalRank); /* the rank in comm is the world rank here */
+  PetscCallMPI(MPI_Allreduce(mine, part, (int)s->n, MPI_INT, MPI_SUM, comm));
+  cut_n = straddling(s, part);
+  { /* the old rule: the median of the widest coordinate (all coordinates are equally wide here: 0) */
+    double *v;
+    PetscCall(PetscMalloc1(s->n, &v));
+    for (int64_t i = 0; i < s->n; i++) v[i] = s->x[8 * i];
+    PetscCall(PetscSortReal((PetscInt)s->n, v));
+    for (int64_t i = 0; i < s->n; i++) part[i] = s->x[8 * i] < v[s->n / 2];
+    PetscCall(PetscFree(v));
+  }
+  wide_n = straddling(s, part);
+  if (size == 2) PM_TEST(4 * cut_n < wide_n, "%s: %" PRId64 " points have neighbours across the cut, against %" PRId64 " for the median of a coordinate", s->name, cut_n, wide_n);
+  PetscCall(PetscInfo(NULL, "%s: %" PRId64 " points straddle the cells, %" PRId64 " a coordinate median\n", s->name, cut_n, wide_n));
+  PetscCall(PetscFree2(part, mine));
+  PetscCall(knn_cell_destroy(&cell));
+  PetscCall(pm_knn_destroy(&knn));
+  PetscCall(pm_rows_destroy(&X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   int   err;
@@ -173,6 +245,16 @@ int main(int argc, char **argv)
     PetscCall(full_build(PETSC_COMM_WORLD, &s[i]));
     PetscCall(PetscFree2(s[i].ri, s[i].rd));
     PetscCall(PetscFree(s[i].x));
+  }
+  {
+    set_t c;
+    PetscCall(set_clusters(&c));
+    PetscCall(PetscMalloc2(c.n * (K + 1), &c.ri, c.n * (K + 1), &c.rd));
+    PetscCall(knn_ref_graph(c.n, c.dim, c.x, K, c.ri, c.rd));
+    PetscCall(cell_cuts(PETSC_COMM_WORLD, &c));
+    PetscCall(full_build(PETSC_COMM_WORLD, &c));
+    PetscCall(PetscFree2(c.ri, c.rd));
+    PetscCall(PetscFree(c.x));
   }
   err = pm_test_finish_mpi(PETSC_COMM_WORLD);
   PetscCall(PetscFinalize());
