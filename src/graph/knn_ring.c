@@ -176,6 +176,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
   bytes = knn_tree_packed_size(own);
   PetscCall(PetscMalloc1(bytes, &pk));
   knn_tree_pack(own, box, pk);
+  PetscCall(knn_tree_destroy(&own)); /* the packed copy serves from here on (its query order is in c->order) */
   PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
   PetscCall(PetscMalloc1(size, &sizes));
   {
@@ -184,41 +185,33 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
   }
   for (int r = 0; r < size; r++) maxb = sizes[r] > maxb ? sizes[r] : maxb;
   PetscCheck(maxb / 64 <= INT32_MAX, c->knn->comm, PETSC_ERR_SUP, "kNN ring: a packed tree of %" PRIu64 " bytes exceeds the MPI count limit; use more ranks", maxb);
-  PetscCall(PetscMalloc1(maxb, &buf[0]));
-  PetscCall(PetscMalloc1(maxb, &buf[1]));
   PetscCallMPI(MPI_Type_contiguous(64, MPI_BYTE, &unit)); /* packed sizes are multiples of 64 */
   PetscCallMPI(MPI_Type_commit(&unit));
   cur = pk;
   for (int s = 0; s < size; s++) {
-    int         src = (rank + s) % size, nreq = 0;
-    MPI_Request req[2];
+    int           src = (rank + s) % size, nreq = 0;
+    MPI_Request   req[2];
+    knn_tree_t   *t;
+    const double *xbox;
+    pm_gidx_t     bn;
     if (s + 1 < size) { /* next tree: the one the right neighbour holds now */
       int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
+      if (!buf[s % 2]) PetscCall(PetscMalloc1(maxb, &buf[s % 2])); /* the second only once the own packed tree is freed */
       PetscCallMPI(MPI_Irecv(buf[s % 2], (int)(sizes[nxt] / 64), unit, right, s, c->knn->comm, &req[nreq++]));
       PetscCallMPI(MPI_Isend(cur, (int)(sizes[src] / 64), unit, left, s, c->knn->comm, &req[nreq++]));
     }
     PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
-    if (s == 0)
-      PetscCall(search_tree(c, own, c->mine->n, nreq, req));
+    PetscCall(knn_tree_view(cur, &t, &xbox, &bn));
+    if (s == 0 || box_needed(c, bn, xbox, xbox + c->mine->dim, box, box + c->mine->dim))
+      PetscCall(search_tree(c, t, bn, nreq, req));
     else {
-      knn_tree_t   *t;
-      const double *xbox;
-      pm_gidx_t     bn;
-      PetscCall(knn_tree_view(cur, &t, &xbox, &bn));
-      if (box_needed(c, bn, xbox, xbox + c->mine->dim, box, box + c->mine->dim))
-        PetscCall(search_tree(c, t, bn, nreq, req));
-      else {
-        skipped++;
-        c->done += c->mine->n * bn;
-      }
-      PetscCall(knn_tree_destroy(&t));
+      skipped++;
+      c->done += c->mine->n * bn;
     }
+    PetscCall(knn_tree_destroy(&t));
     PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
     if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-    if (s == 0) { /* sent: the own tree is done with */
-      PetscCall(knn_tree_destroy(&own));
-      PetscCall(PetscFree(pk));
-    }
+    if (s == 0) PetscCall(PetscFree(pk)); /* sent */
     cur = buf[s % 2];
   }
   PetscCall(PetscInfo(NULL, "kNN ring (tree): %" PRId64 " tree distance evaluations, %d of %d remote trees skipped on this rank\n", c->evals, skipped, size - 1));
