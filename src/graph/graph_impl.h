@@ -114,13 +114,13 @@ double knn_tile_tol(int dim);
 typedef struct knn_tree knn_tree_t;
 PetscErrorCode          knn_tree_create(const knn_block_t *b, int leaf, knn_tree_t **t);
 PetscErrorCode          knn_tree_destroy(knn_tree_t **t);
-/* A built tree as one buffer (knn_tree_packed_size bytes, a multiple of 64) that another rank
- * searches without rebuilding it: knn_tree_view makes a tree whose arrays point into buf (it must
- * outlive the tree; knn_tree_destroy frees only the view). xbox: 2 dim doubles carried along (the
- * points' input-coordinate box, lows then highs); n: the tree's points. The view has no query
- * order (knn_tree_order). */
-size_t         knn_tree_packed_size(const knn_tree_t *t);
-void           knn_tree_pack(const knn_tree_t *t, const double *xbox, char *buf);
+/* A tree is built in one buffer that another rank can search without rebuilding it:
+ * knn_tree_packed completes its header, stores xbox (2 dim doubles carried along: the points'
+ * input-coordinate box, lows then highs) and returns the buffer (owned by t; bytes: a multiple of
+ * 64). knn_tree_view makes a tree whose arrays point into such a buffer (it must outlive the view;
+ * knn_tree_destroy frees only the view); n: its points. A view has no query order
+ * (knn_tree_order). */
+const char    *knn_tree_packed(knn_tree_t *t, const double *xbox, size_t *bytes);
 PetscErrorCode knn_tree_view(const char *buf, knn_tree_t **t, const double **xbox, pm_gidx_t *n);
 /* Query local rows order[0..nq) of q (order NULL: rows 0..nq-1) in groups of B->rows consecutive
  * rows (one traversal per group: pass spatially sorted rows); adds the distances computed to *count. */

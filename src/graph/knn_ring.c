@@ -160,7 +160,8 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
   int          skipped = 0;
   size_t       bytes;
   uint64_t    *sizes, maxb = 0;
-  char        *pk, *buf[2] = {NULL, NULL};
+  const char  *pk;
+  char        *buf[2] = {NULL, NULL};
   const char  *cur;
   MPI_Datatype unit;
 
@@ -173,10 +174,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
     PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  bytes = knn_tree_packed_size(own);
-  PetscCall(PetscMalloc1(bytes, &pk));
-  knn_tree_pack(own, box, pk);
-  PetscCall(knn_tree_destroy(&own)); /* the packed copy serves from here on (its query order is in c->order) */
+  pk = knn_tree_packed(own, box, &bytes); /* sent as it is; freed with the tree once sent */
   PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
   PetscCall(PetscMalloc1(size, &sizes));
   {
@@ -211,7 +209,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
     PetscCall(knn_tree_destroy(&t));
     PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
     if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-    if (s == 0) PetscCall(PetscFree(pk)); /* sent */
+    if (s == 0) PetscCall(knn_tree_destroy(&own)); /* sent */
     cur = buf[s % 2];
   }
   PetscCall(PetscInfo(NULL, "kNN ring (tree): %" PRId64 " tree distance evaluations, %d of %d remote trees skipped on this rank\n", c->evals, skipped, size - 1));

@@ -36,7 +36,8 @@ struct knn_tree {
   double      emax;    /* largest projection error bound e(y) of the tree's points */
   node_t     *nodes;
   double     *box;  /* per node: mp lows then mp highs (frame coordinates) */
-  PetscBool   view; /* the arrays live in a packed buffer (knn_tree_view): not freed here */
+  char       *pack; /* gid, pt, px, nodes and box live in this one buffer (the packed layout) */
+  PetscBool   view; /* pack belongs to somebody else (knn_tree_view) */
 };
 
 void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
@@ -133,18 +134,75 @@ static PetscErrorCode project_block(knn_tree_t *t, const knn_block_t *b, double 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Packed tree: this header, then the arrays one after another, each at a multiple of 64 bytes:
+ * the input-coordinate box of the points (2 dim), the frame's mu (dim) and R (mp dim) when
+ * rotated, gid (n), the leaves pt (n M), px (n dim) when rotated, the nodes and their boxes (room
+ * for ncap nodes: 2 ceil(n / leaf) - 1, the most the splits can make). A tree is built straight
+ * into this layout, so it is sent as it is. */
+typedef struct {
+  int64_t n, start, nnodes, ncap, maxleaf;
+  int32_t dim, leaf, mp, fm, rotated, pad;
+  double  emax, grow, cE, c1, c2;
+} tree_head_t;
+
+typedef struct {
+  size_t off[8], sz[8], bytes;
+} tree_layout_t;
+
+static void tree_layout(const tree_head_t *h, tree_layout_t *L)
+{
+  size_t *sz = L->sz, o = (sizeof(tree_head_t) + 63) / 64 * 64;
+  int     M = h->rotated ? h->fm : h->dim, r = h->rotated ? 1 : 0;
+
+  sz[0] = 2 * (size_t)h->dim * sizeof(double);            /* input box */
+  sz[1] = r * (size_t)h->dim * sizeof(double);            /* mu */
+  sz[2] = r * (size_t)h->mp * h->dim * sizeof(double);    /* R */
+  sz[3] = (size_t)h->n * sizeof(pm_gidx_t);               /* gid */
+  sz[4] = (size_t)h->n * M * sizeof(double);              /* pt */
+  sz[5] = r * (size_t)h->n * h->dim * sizeof(double);     /* px */
+  sz[6] = (size_t)h->ncap * sizeof(node_t);               /* nodes */
+  sz[7] = (size_t)h->ncap * 2 * h->mp * sizeof(double);   /* box */
+  for (int a = 0; a < 8; a++) {
+    L->off[a] = o;
+    o += (sz[a] + 63) / 64 * 64;
+  }
+  L->bytes = o;
+}
+
+static void tree_head(const knn_tree_t *t, tree_head_t *h)
+{
+  *h = (tree_head_t){t->n, t->start, t->nnodes, t->cap, t->maxleaf, t->dim, t->leaf, t->mp, t->F.m, t->F.R ? 1 : 0, 0, t->emax, t->F.grow, t->F.cE, t->F.c1, t->F.c2};
+}
+
+/* The buffer of a new tree (frame known): the arrays point into it; every padding is zeroed (the
+ * buffer is sent whole). */
+static PetscErrorCode tree_alloc(knn_tree_t *t)
+{
+  tree_head_t   h;
+  tree_layout_t L;
+
+  PetscFunctionBeginUser;
+  tree_head(t, &h);
+  tree_layout(&h, &L);
+  PetscCall(PetscMalloc1(L.bytes, &t->pack));
+  memset(t->pack, 0, L.off[0]);
+  for (int a = 0; a < 8; a++) memset(t->pack + L.off[a] + L.sz[a], 0, (a < 7 ? L.off[a + 1] : L.bytes) - L.off[a] - L.sz[a]);
+  t->gid   = (pm_gidx_t *)(t->pack + L.off[3]);
+  t->pt    = (double *)(t->pack + L.off[4]);
+  t->px    = t->F.R ? (double *)(t->pack + L.off[5]) : NULL;
+  t->nodes = (node_t *)(t->pack + L.off[6]);
+  t->box   = (double *)(t->pack + L.off[7]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Leaf storage: transposed frame coordinates (and the input rows in tree order when rotated). */
-static PetscErrorCode store_leaves(knn_tree_t *t, const knn_block_t *b, const double *z)
+static void store_leaves(knn_tree_t *t, const knn_block_t *b, const double *z)
 {
   int M = t->F.R ? t->F.m : t->dim, S = t->F.R ? t->mp : t->dim, D = t->dim;
 
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(b->n * M + 1, &t->pt));
-  if (t->F.R) {
-    PetscCall(PetscMalloc1(b->n * D + 1, &t->px));
+  if (t->F.R)
     for (pm_gidx_t p = 0; p < b->n; p++)
       for (int d = 0; d < D; d++) t->px[p * D + d] = b->x[t->perm[p] * D + d];
-  }
   for (pm_gidx_t nd = 0; nd < t->nnodes; nd++) {
     node_t   *N = &t->nodes[nd];
     pm_gidx_t np = N->hi - N->lo;
@@ -153,7 +211,6 @@ static PetscErrorCode store_leaves(knn_tree_t *t, const knn_block_t *b, const do
     for (pm_gidx_t p = N->lo; p < N->hi; p++)
       for (int d = 0; d < M; d++) t->pt[N->lo * M + d * np + (p - N->lo)] = z[t->perm[p] * S + d];
   }
-  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode knn_tree_create_frame(const knn_block_t *b, int leaf, PetscBool rotate, knn_tree_t **tree)
@@ -168,23 +225,21 @@ PetscErrorCode knn_tree_create_frame(const knn_block_t *b, int leaf, PetscBool r
   t->avx2  = knn_simd() >= 2;
   t->n     = b->n;
   t->start = b->start;
-  t->cap   = 4 * (b->n / t->leaf + 1) + 3;
+  t->cap   = b->n > 0 ? 2 * ((b->n + t->leaf - 1) / t->leaf) - 1 : 1; /* a binary tree over ceil(n / leaf) leaves */
   if (rotate)
     PetscCall(knn_frame_local(b, &t->F));
   else
     knn_frame_identity(b->dim, &t->F);
   t->mp = t->F.mp;
   if (t->F.R) PetscCall(project_block(t, b, &z));
+  PetscCall(tree_alloc(t));
   PetscCall(PetscMalloc1(b->n + 1, &t->perm));
-  PetscCall(PetscMalloc1(b->n + 1, &t->gid));
-  PetscCall(PetscMalloc1(t->cap, &t->nodes));
-  PetscCall(PetscMalloc1(t->cap * 2 * t->mp, &t->box));
   for (pm_gidx_t p = 0; p < b->n; p++) t->perm[p] = p;
   t->nodes[0] = (node_t){0, b->n, -1, -1, 0.0, 0};
   t->nnodes   = 1;
   if (b->n > 0) build_node(t, z ? z : b->x, 0);
   for (pm_gidx_t p = 0; p < b->n; p++) t->gid[p] = b->gidx ? b->gidx[t->perm[p]] : b->start + t->perm[p];
-  PetscCall(store_leaves(t, b, z ? z : b->x));
+  store_leaves(t, b, z ? z : b->x);
   PetscCall(PetscFree(z));
   *tree = t;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -204,85 +259,27 @@ PetscErrorCode knn_tree_destroy(knn_tree_t **tree)
   if (!(*tree)->view) {
     knn_frame_free(&(*tree)->F);
     PetscCall(PetscFree((*tree)->perm));
-    PetscCall(PetscFree((*tree)->gid));
-    PetscCall(PetscFree((*tree)->pt));
-    PetscCall(PetscFree((*tree)->px));
-    PetscCall(PetscFree((*tree)->nodes));
-    PetscCall(PetscFree((*tree)->box));
+    PetscCall(PetscFree((*tree)->pack));
   }
   PetscCall(PetscFree(*tree));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Packed tree: this header, then the arrays one after another, each at a multiple of 64 bytes:
- * the input-coordinate box of the points (2 dim), the frame's mu (dim) and R (mp dim) when
- * rotated, gid (n), the leaves pt (n M), px (n dim) when rotated, the nodes and their boxes. */
-typedef struct {
-  int64_t n, start, nnodes, maxleaf;
-  int32_t dim, leaf, mp, fm, rotated, pad;
-  double  emax, grow, cE, c1, c2;
-} tree_head_t;
-
-typedef struct {
-  size_t off[8], sz[8], bytes;
-} tree_layout_t;
-
-static void tree_layout(const tree_head_t *h, tree_layout_t *L)
-{
-  size_t *sz = L->sz, o = (sizeof(tree_head_t) + 63) / 64 * 64;
-  int    M = h->rotated ? h->fm : h->dim, r = h->rotated ? 1 : 0;
-
-  sz[0] = 2 * (size_t)h->dim * sizeof(double);                     /* input box */
-  sz[1] = r * (size_t)h->dim * sizeof(double);                     /* mu */
-  sz[2] = r * (size_t)h->mp * h->dim * sizeof(double);             /* R */
-  sz[3] = (size_t)h->n * sizeof(pm_gidx_t);                        /* gid */
-  sz[4] = (size_t)h->n * M * sizeof(double);                       /* pt */
-  sz[5] = r * (size_t)h->n * h->dim * sizeof(double);              /* px */
-  sz[6] = (size_t)h->nnodes * sizeof(node_t);                      /* nodes */
-  sz[7] = (size_t)h->nnodes * 2 * h->mp * sizeof(double);          /* box */
-  for (int a = 0; a < 8; a++) {
-    L->off[a] = o;
-    o += (sz[a] + 63) / 64 * 64;
-  }
-  L->bytes = o;
-}
-
-static void tree_head(const knn_tree_t *t, tree_head_t *h)
-{
-  *h = (tree_head_t){t->n, t->start, t->nnodes, t->maxleaf, t->dim, t->leaf, t->mp, t->F.m, t->F.R ? 1 : 0, 0, t->emax, t->F.grow, t->F.cE, t->F.c1, t->F.c2};
-}
-
-size_t knn_tree_packed_size(const knn_tree_t *t)
+const char *knn_tree_packed(knn_tree_t *t, const double *xbox, size_t *bytes)
 {
   tree_head_t   h;
   tree_layout_t L;
 
   tree_head(t, &h);
   tree_layout(&h, &L);
-  return L.bytes;
-}
-
-void knn_tree_pack(const knn_tree_t *t, const double *xbox, char *buf)
-{
-  tree_head_t   h;
-  tree_layout_t L;
-  int           M = t->F.R ? t->F.m : t->dim;
-
-  tree_head(t, &h);
-  tree_layout(&h, &L);
-  memset(buf, 0, L.off[0]); /* header and every array's padding zeroed: the buffer is sent whole */
-  for (int a = 0; a < 8; a++) memset(buf + L.off[a] + L.sz[a], 0, (a < 7 ? L.off[a + 1] : L.bytes) - L.off[a] - L.sz[a]);
-  memcpy(buf, &h, sizeof h);
-  memcpy(buf + L.off[0], xbox, 2 * (size_t)t->dim * sizeof(double));
+  memcpy(t->pack, &h, sizeof h);
+  memcpy(t->pack + L.off[0], xbox, L.sz[0]);
   if (t->F.R) {
-    memcpy(buf + L.off[1], t->F.mu, (size_t)t->dim * sizeof(double));
-    memcpy(buf + L.off[2], t->F.R, (size_t)t->mp * t->dim * sizeof(double));
-    memcpy(buf + L.off[5], t->px, (size_t)t->n * t->dim * sizeof(double));
+    memcpy(t->pack + L.off[1], t->F.mu, L.sz[1]);
+    memcpy(t->pack + L.off[2], t->F.R, L.sz[2]);
   }
-  memcpy(buf + L.off[3], t->gid, (size_t)t->n * sizeof(pm_gidx_t));
-  memcpy(buf + L.off[4], t->pt, (size_t)t->n * M * sizeof(double));
-  memcpy(buf + L.off[6], t->nodes, (size_t)t->nnodes * sizeof(node_t));
-  memcpy(buf + L.off[7], t->box, (size_t)t->nnodes * 2 * t->mp * sizeof(double));
+  *bytes = L.bytes;
+  return t->pack;
 }
 
 PetscErrorCode knn_tree_view(const char *buf, knn_tree_t **tree, const double **xbox, pm_gidx_t *n)
@@ -302,7 +299,7 @@ PetscErrorCode knn_tree_view(const char *buf, knn_tree_t **tree, const double **
   t->n       = h.n;
   t->start   = h.start;
   t->nnodes  = h.nnodes;
-  t->cap     = h.nnodes;
+  t->cap     = h.ncap;
   t->maxleaf = h.maxleaf;
   t->emax    = h.emax;
   t->view    = PETSC_TRUE;
