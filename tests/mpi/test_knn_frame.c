@@ -7,8 +7,9 @@
  * against the frame's rounding margin), the same with duplicated rows, and integer points on a
  * line in 8-D. Cell cuts: two clusters on a plane in 8-D, separated along a diagonal direction, where
  * every coordinate cuts through both clusters; the first cut must follow the principal axis through
- * the gap, and on 2 ranks far fewer points must have neighbours in the other cell than with a cut
- * at the median of the widest coordinate. */
+ * the gap, on 2 ranks far fewer points must have neighbours in the other cell than with a cut at
+ * the median of the widest coordinate, and the cells must hold N / P rows each (also with 40000
+ * points, more than the cut sample). */
 #include <phasemap/graph.h>
 #include "graph/knn_frame.h"
 #include "pm_test.h"
@@ -157,10 +158,10 @@ static PetscErrorCode full_build(MPI_Comm comm, const set_t *s)
 
 /* Two clusters on the plane of u = (1, ..., 1) / sqrt 8 and v = (1, -1, 1, ...) / sqrt 8: a = +-3 +
  * 0.5 g (the gap), b uniform in [-4, 4]. Every coordinate is (a +- b) / sqrt 8. */
-static PetscErrorCode set_clusters(set_t *s)
+static PetscErrorCode set_clusters(set_t *s, int64_t n)
 {
   PetscFunctionBeginUser;
-  *s = (set_t){"two clusters on a diagonal plane in 8-D", 2000, 8, 2, NULL, NULL, NULL};
+  *s = (set_t){"two clusters on a diagonal plane in 8-D", n, 8, 2, NULL, NULL, NULL};
   PetscCall(PetscMalloc1(s->n * s->dim, &s->x));
   for (int64_t i = 0; i < s->n; i++) {
     double g = PetscSqrtReal(-2.0 * PetscLogReal(1.0 - hash01(11, i))) * PetscCosReal(2.0 * PETSC_PI * hash01(12, i));
@@ -182,7 +183,8 @@ static int64_t straddling(const set_t *s, const int *part)
   return c;
 }
 
-/* The cell layout of the clusters set on the ranks of comm (oracle graph in s). */
+/* The cell layout of the clusters set on the ranks of comm (with the oracle graph in s, when there
+ * is one, the points with neighbours across the cells). */
 static PetscErrorCode cell_cuts(MPI_Comm comm, const set_t *s)
 {
   pm_rows_t  *X;
@@ -202,6 +204,18 @@ static PetscErrorCode cell_cuts(MPI_Comm comm, const set_t *s)
     PetscCall(knn_cell_create(knn, &b, s->n, K, NULL, &cell));
   }
   PM_TEST(cell.cut_dir >= s->dim, "%s: the first cut is along input coordinate %d, not a principal axis", s->name, cell.cut_dir);
+  { /* the cuts sit at exact quantiles of all rows: the cells hold N / P rows each */
+    pm_gidx_t nmin, nmax;
+    PetscCallMPI(MPI_Allreduce(&cell.n, &nmin, 1, MPI_INT64_T, MPI_MIN, comm));
+    PetscCallMPI(MPI_Allreduce(&cell.n, &nmax, 1, MPI_INT64_T, MPI_MAX, comm));
+    PM_TEST(nmin >= s->n / size && nmax <= (s->n + size - 1) / size, "%s: cells of %" PRId64 " to %" PRId64 " rows, not %" PRId64 " / %d", s->name, nmin, nmax, s->n, size);
+  }
+  if (!s->ri) {
+    PetscCall(knn_cell_destroy(&cell));
+    PetscCall(pm_knn_destroy(&knn));
+    PetscCall(pm_rows_destroy(&X));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PetscCalloc2(s->n, &part, s->n, &mine));
   for (pm_gidx_t r = 0; r < cell.n; r++) mine[cell.gidx[r]] = 1 + (int)(PetscGlobalRank); /* the rank in comm is the world rank here */
   PetscCallMPI(MPI_Allreduce(mine, part, (int)s->n, MPI_INT, MPI_SUM, comm));
@@ -248,7 +262,10 @@ int main(int argc, char **argv)
   }
   {
     set_t c;
-    PetscCall(set_clusters(&c));
+    PetscCall(set_clusters(&c, 40000)); /* more rows than the cut sample (16384): cell sizes only */
+    PetscCall(cell_cuts(PETSC_COMM_WORLD, &c));
+    PetscCall(PetscFree(c.x));
+    PetscCall(set_clusters(&c, 2000));
     PetscCall(PetscMalloc2(c.n * (K + 1), &c.ri, c.n * (K + 1), &c.rd));
     PetscCall(knn_ref_graph(c.n, c.dim, c.x, K, c.ri, c.rd));
     PetscCall(cell_cuts(PETSC_COMM_WORLD, &c));
