@@ -158,8 +158,9 @@ PetscErrorCode knn_sample_free(knn_sample_t *s);
 /* Rank 0 alone (not collective): the k-NN query of a few strided sample rows in a kd-tree over
  * (at most 16384 strided rows of) the sample, of N points in all. f: the fraction of a brute-force
  * scan the tree needed; s->radius: the median distance of a query to its k'-th other sample row,
- * k' = ceil(k m / N), which estimates the distance to the k-th neighbour among all N points. */
-PetscErrorCode knn_sample_probe(knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double *f);
+ * k' = ceil(k m / N), which estimates the distance to the k-th neighbour among all N points. Once
+ * f reaches stop_f the probe stops: f is then only a lower bound, and there is no radius. */
+PetscErrorCode knn_sample_probe(knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double stop_f, double *f);
 /* s: a sample already fetched (used when it has the size the cuts need), or NULL; k: neighbours. */
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell);
 /* Frees *ind and *dist (PetscMalloc2'ed together) once they are sent. */
