@@ -31,24 +31,30 @@ void knn_frame_identity(int dim, knn_frame_t *F)
 }
 
 /* Covariance of a strided sample of b (min(n, cap, max(FRAME_WORK / D, 4 D)) rows) around its mean
- * (mu); cov is dim x dim. */
-static void sample_cov(const knn_block_t *b, pm_gidx_t cap, double *mu, double *cov)
+ * (mu); cov is dim x dim (both triangles). The centred rows go through one dsyrk. */
+static PetscErrorCode sample_cov(const knn_block_t *b, pm_gidx_t cap, double *mu, double *cov)
 {
-  int       D  = b->dim;
-  pm_gidx_t ns = PetscMin(b->n, PetscMin(cap, PetscMax((pm_gidx_t)(FRAME_WORK / D), (pm_gidx_t)(4 * D))));
+  int          D  = b->dim;
+  pm_gidx_t    ns = PetscMin(b->n, PetscMin(cap, PetscMax((pm_gidx_t)(FRAME_WORK / D), (pm_gidx_t)(4 * D))));
+  PetscBLASInt bd, bn;
+  double      *w, one = 1.0, zero = 0.0;
 
+  PetscFunctionBeginUser;
+  PetscCall(PetscBLASIntCast(D, &bd));
+  PetscCall(PetscBLASIntCast(ns, &bn));
+  PetscCall(PetscMalloc1(ns * D, &w));
   for (int d = 0; d < D; d++) mu[d] = 0.0;
-  for (int e = 0; e < D * D; e++) cov[e] = 0.0;
   for (pm_gidx_t s = 0; s < ns; s++)
     for (int d = 0; d < D; d++) mu[d] += b->x[(s * b->n / ns) * D + d];
   for (int d = 0; d < D; d++) mu[d] /= (double)ns;
-  for (pm_gidx_t s = 0; s < ns; s++) {
-    const double *x = b->x + (s * b->n / ns) * D;
-    for (int d = 0; d < D; d++)
-      for (int e = 0; e <= d; e++) cov[d * D + e] += (x[d] - mu[d]) * (x[e] - mu[e]);
-  }
+  for (pm_gidx_t s = 0; s < ns; s++)
+    for (int d = 0; d < D; d++) w[s * D + d] = b->x[(s * b->n / ns) * D + d] - mu[d];
+  /* w is D x ns column-major: cov = w w^T, upper triangle */
+  PetscCallBLAS("BLASsyrk", BLASsyrk_("U", "N", &bd, &bn, &one, w, &bd, &zero, cov, &bd));
   for (int d = 0; d < D; d++)
-    for (int e = 0; e <= d; e++) cov[e * D + d] = cov[d * D + e];
+    for (int e = 0; e < d; e++) cov[e * D + d] = cov[d * D + e];
+  PetscCall(PetscFree(w));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Leading m of the eigenvalues lam (ascending, from dsyev) that hold all but FRAME_RESID of the
@@ -79,7 +85,7 @@ static PetscErrorCode principal(const knn_block_t *b, pm_gidx_t cap, double *mu,
   PetscFunctionBeginUser;
   PetscCall(PetscBLASIntCast(D, &bn));
   PetscCall(PetscMalloc1(lwork, &work));
-  sample_cov(b, cap, mu, vec);
+  PetscCall(sample_cov(b, cap, mu, vec));
   PetscCallBLAS("LAPACKsyev", LAPACKsyev_("V", "U", &bn, vec, &bn, lam, work, &lwork, &info));
   *ok = info == 0 ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(PetscFree(work));

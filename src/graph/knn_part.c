@@ -291,18 +291,24 @@ static PetscErrorCode count_to_int(MPI_Comm comm, pm_gidx_t v, int *out)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Displacements from counts; returns the total. */
+/* Displacements from counts; returns the total. Collective: the largest total over the ranks is
+ * checked against the int range, so every rank stops alike. */
 static PetscErrorCode displs(MPI_Comm comm, int size, const int *cnt, int *dsp, pm_gidx_t *total)
 {
-  pm_gidx_t t = 0;
+  pm_gidx_t t = 0, tmax;
+  int       unused;
 
   PetscFunctionBeginUser;
+  for (int p = 0; p < size; p++) t += cnt[p];
+  PetscCallMPI(MPI_Allreduce(&t, &tmax, 1, MPI_INT64_T, MPI_MAX, comm));
+  PetscCall(count_to_int(comm, tmax, &unused));
+  t = 0;
   for (int p = 0; p < size; p++) {
-    PetscCall(count_to_int(comm, t, &dsp[p]));
+    dsp[p] = (int)t;
     t += cnt[p];
   }
-  PetscCall(count_to_int(comm, t, &dsp[size]));
-  *total = t;
+  dsp[size] = (int)t;
+  *total    = t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -317,6 +323,12 @@ static PetscErrorCode send_rows(MPI_Comm comm, int size, const knn_block_t *b, c
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc5(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp, size + 1, &pos));
+  {
+    pm_gidx_t nmax;
+    int       unused;
+    PetscCallMPI(MPI_Allreduce(&b->n, &nmax, 1, MPI_INT64_T, MPI_MAX, comm));
+    PetscCall(count_to_int(comm, nmax, &unused)); /* the int counts below cannot overflow */
+  }
   for (pm_gidx_t r = 0; r < b->n; r++) scnt[dest[r]]++;
   PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, comm));
   PetscCall(displs(comm, size, scnt, sdsp, &ns));
