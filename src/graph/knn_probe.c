@@ -88,17 +88,11 @@ PetscErrorCode knn_sample_probe(knn_sample_t *s, int D, int leaf, pm_gidx_t N, i
     *f = (double)ev / ((double)nq * (double)m);
     if (*f >= stop_f) break;
   }
-  if (*f >= stop_f) { /* stopped early (or at the end): f is a lower bound, and no radius */
-    PetscCall(knn_buf_destroy(&buf));
-    PetscCall(knn_lists_free(&h));
-    PetscCall(PetscFree4(ind, dist, order, xq));
-    if (xs != s->x) PetscCall(PetscFree(xs));
-    PetscCall(knn_tree_destroy(&t));
-    PetscFunctionReturn(PETSC_SUCCESS);
+  if (*f < stop_f) { /* ran to the end (else f is only a lower bound, and there is no radius) */
+    PetscCall(knn_lists_finish(&h)); /* row r: column 1 the query itself (distance 0), then the others in order */
+    kp        = PetscMin(PetscMax((pm_gidx_t)1, ((pm_gidx_t)k * m + N - 1) / N), (pm_gidx_t)kk - 1);
+    s->radius = kp >= 1 ? median(dist + 1 + kp, nq, kk + 1, order) : 0.0;
   }
-  PetscCall(knn_lists_finish(&h)); /* row r: column 1 the query itself (distance 0), then the others in order */
-  kp        = PetscMin(PetscMax((pm_gidx_t)1, ((pm_gidx_t)k * m + N - 1) / N), (pm_gidx_t)kk - 1);
-  s->radius = kp >= 1 ? median(dist + 1 + kp, nq, kk + 1, order) : 0.0;
   PetscCall(knn_buf_destroy(&buf));
   PetscCall(knn_lists_free(&h));
   PetscCall(PetscFree4(ind, dist, order, xq));

@@ -151,9 +151,10 @@ static PetscBool box_needed(ring_ctx_t *c, pm_gidx_t bn, const double *lo, const
   return s * (1.0 - 1e-12) <= mb ? PETSC_TRUE : PETSC_FALSE;
 }
 
-/* The tree method on several ranks (spatial cells): each rank builds the tree of its own cell once,
- * packed, and the packed trees travel around the ring, so no rank rebuilds another's tree. A
- * remote tree is opened only when its points' box is within reach of the local rows. */
+/* The tree method on several ranks (spatial cells): each rank builds the tree of its own cell once
+ * (in its packed layout, knn_tree.c) and the packed trees travel around the ring, so no rank
+ * rebuilds another's tree. A remote tree is opened only when its points' box is within reach of
+ * the local rows. */
 static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double *box)
 {
   knn_tree_t  *own;
