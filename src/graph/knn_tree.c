@@ -389,7 +389,7 @@ __attribute__((target_clones("avx2", "default"))) static void leaf_dist2(const d
 
 typedef struct {
   const knn_block_t *q;
-  const pm_gidx_t   *rows; /* local rows of the group */
+  pm_gidx_t         *rows; /* local rows of the group (those that can reach the tree at all) */
   int                ng;
   double            *zq, *aq;   /* frame coordinates (ng x mp) and error bounds of the rows */
   double            *bq, *tq;   /* per row: the bound its threshold was computed for, the threshold */
@@ -544,20 +544,31 @@ static void query_node(const knn_tree_t *t, pm_gidx_t nd, group_t *G)
   if (box_box_lb2(t, b, G->glo, G->ghi) <= G->tg) query_node(t, b, G);
 }
 
-/* Frame coordinates, error bounds and box of the group's rows. */
-static void group_setup(const knn_tree_t *t, group_t *G)
+/* Frame coordinates and error bounds of the group's rows (local rows `rows`, n of them); keeps
+ * only the rows whose threshold reaches the tree's root box (the test visit_leaf makes at a leaf),
+ * so a group of which only a few rows lie near a remote cell searches with their box alone. Then
+ * the group box and threshold. */
+static void group_setup(const knn_tree_t *t, group_t *G, const pm_gidx_t *rows, int n)
 {
   int M = t->mp;
 
+  G->ng = 0;
+  for (int r = 0; r < n; r++) {
+    double *z = G->zq + G->ng * M, a = knn_frame_project(&t->F, G->q->x + rows[r] * G->q->dim, z, G->w) + t->emax;
+    if (box_box_lb2(t, 0, z, z) > knn_frame_thresh(&t->F, G->L->bound2[rows[r]], a)) continue;
+    G->rows[G->ng] = rows[r];
+    G->aq[G->ng]   = a;
+    G->bq[G->ng]   = -1.0; /* no threshold yet */
+    G->ng++;
+  }
   for (int d = 0; d < M; d++) {
     G->glo[d] = PETSC_INFINITY;
     G->ghi[d] = -PETSC_INFINITY;
   }
+  G->amax = 0.0;
   for (int r = 0; r < G->ng; r++) {
-    double *z = G->zq + r * M;
-    G->aq[r]  = knn_frame_project(&t->F, G->q->x + G->rows[r] * G->q->dim, z, G->w) + t->emax;
-    G->bq[r]  = -1.0; /* no threshold yet */
-    G->amax   = r == 0 || G->aq[r] > G->amax ? G->aq[r] : G->amax;
+    const double *z = G->zq + r * M;
+    G->amax         = G->aq[r] > G->amax ? G->aq[r] : G->amax;
     for (int d = 0; d < M; d++) {
       G->glo[d] = z[d] < G->glo[d] ? z[d] : G->glo[d];
       G->ghi[d] = z[d] > G->ghi[d] ? z[d] : G->ghi[d];
@@ -598,13 +609,13 @@ PetscErrorCode knn_tree_query(const knn_tree_t *t, const knn_block_t *q, const p
   G.tq  = G.bq + gs;
   G.d2  = G.tq + gs;
   G.w   = G.d2 + t->maxleaf;
+  PetscCall(PetscMalloc1(gs, &G.rows));
   for (pm_gidx_t r0 = 0; r0 < nq; r0 += gs) {
-    G.rows = order + r0;
-    G.ng   = (int)(nq - r0 < gs ? nq - r0 : gs);
-    group_setup(t, &G);
-    if (box_box_lb2(t, 0, G.glo, G.ghi) <= G.tg) query_node(t, 0, &G);
+    group_setup(t, &G, order + r0, (int)(nq - r0 < gs ? nq - r0 : gs));
+    if (G.ng && box_box_lb2(t, 0, G.glo, G.ghi) <= G.tg) query_node(t, 0, &G);
     for (int r = 0; r < G.ng; r++) knn_flush(L, B, r, G.rows[r]);
   }
+  PetscCall(PetscFree(G.rows));
   PetscCall(PetscFree(work));
   PetscCall(PetscFree(seq));
   *count += G.count;
