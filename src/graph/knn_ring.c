@@ -9,7 +9,6 @@
 
 typedef struct {
   pm_knn_t          *knn;
-  pm_knn_method_t    method;
   const knn_block_t *mine;
   knn_lists_t       *h;
   knn_buf_t          buf;
@@ -221,14 +220,48 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Brute force: the row blocks travel around the ring (block of rank src: rows starts[src] ..). */
+static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gidx_t *starts, pm_gidx_t nmax)
+{
+  int           D      = c->mine->dim;
+  double       *buf[2] = {NULL, NULL};
+  const double *cur    = c->mine->x;
+  MPI_Datatype  rowtype;
+
+  PetscFunctionBeginUser;
+  if (size > 1) {
+    PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
+    PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
+  }
+  PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  for (int s = 0; s < size; s++) {
+    int         src = (rank + s) % size, nreq = 0;
+    MPI_Request req[2];
+    knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, NULL};
+    if (s + 1 < size) { /* next block: the one the right neighbour holds now */
+      int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
+      int nn = (int)(starts[nxt + 1] - starts[nxt]);
+      PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, c->knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
+      PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, s, c->knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, s, c->knn->comm, &req[nreq++]));
+    }
+    PetscCall(search_block(c, &b, nreq, req));
+    if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    cur = buf[s % 2];
+  }
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  PetscCall(PetscFree(buf[0]));
+  PetscCall(PetscFree(buf[1]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *h)
 {
-  int           rank, size, D = mine->dim;
-  pm_gidx_t    *starts, nmax = 0, n_global;
-  double       *buf[2] = {NULL, NULL}, *box;
-  const double *cur    = mine->x;
-  ring_ctx_t    c      = {0};
-  MPI_Datatype  rowtype;
+  int         rank, size, D = mine->dim;
+  pm_gidx_t  *starts, nmax = 0, n_global;
+  double     *box;
+  ring_ctx_t  c = {0};
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -237,7 +270,6 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   for (int r = 0; r < size; r++) nmax = PetscMax(nmax, starts[r + 1] - starts[r]);
   n_global = starts[size];
   c.knn    = knn;
-  c.method = method;
   c.mine   = mine;
   c.h      = h;
   PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
@@ -251,30 +283,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   } else {
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
-    if (size > 1) {
-      PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
-      PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
-    }
-    PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
-    PetscCallMPI(MPI_Type_commit(&rowtype));
-    for (int s = 0; s < size; s++) {
-      int         src = (rank + s) % size, nreq = 0;
-      MPI_Request req[2];
-      knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, NULL};
-      if (s + 1 < size) { /* next block: the one the right neighbour holds now */
-        int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
-        int nn = (int)(starts[nxt + 1] - starts[nxt]);
-        PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
-        PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, s, knn->comm, &req[nreq++]));
-        PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, s, knn->comm, &req[nreq++]));
-      }
-      PetscCall(search_block(&c, &b, nreq, req));
-      if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-      cur = buf[s % 2];
-    }
-    PetscCallMPI(MPI_Type_free(&rowtype));
-    PetscCall(PetscFree(buf[0]));
-    PetscCall(PetscFree(buf[1]));
+    PetscCall(block_ring(&c, rank, size, starts, nmax));
   }
   PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));
   PetscCall(PetscFree(starts));
