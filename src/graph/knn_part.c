@@ -179,7 +179,7 @@ static PetscErrorCode cuts_balance(MPI_Comm comm, cut_tree_t *T, const knn_block
     for (int j = 0; j < nl; j++) lo[nl + j] = hi[j];
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, lo, 2 * nl, MPI_DOUBLE, MPI_MIN, comm));
     for (int j = 0; j < nl; j++) hi[j] = lo[nl + j] > -PETSC_MAX_REAL ? nextafter(-lo[nl + j], PETSC_MAX_REAL) : -PETSC_MAX_REAL; /* ranges [lo, hi) */
-    PetscCall(PetscCalloc1((size_t)nl * B, &hist));
+    PetscCall(PetscMalloc1((size_t)nl * B, &hist)); /* zeroed every round */
     for (int k = 0; k < rounds; k++) {
       for (size_t e = 0; e < (size_t)nl * B; e++) hist[e] = 0;
       for (pm_gidx_t r = 0; r < n; r++) {
@@ -283,25 +283,25 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode count_to_int(MPI_Comm comm, pm_gidx_t v, int *out)
+/* The largest v over the ranks, checked against the MPI int count range (collective, so every
+ * rank stops alike). */
+static PetscErrorCode max_in_int_range(MPI_Comm comm, pm_gidx_t v, pm_gidx_t *vmax)
 {
   PetscFunctionBeginUser;
-  PetscCheck(v <= INT32_MAX, comm, PETSC_ERR_SUP, "kNN tree layout: %" PRId64 " rows in one message exceed the MPI count limit; use more ranks", v);
-  *out = (int)v;
+  PetscCallMPI(MPI_Allreduce(&v, vmax, 1, MPI_INT64_T, MPI_MAX, comm));
+  PetscCheck(*vmax <= INT32_MAX, comm, PETSC_ERR_SUP, "kNN tree layout: %" PRId64 " rows in one message exceed the MPI count limit; use more ranks", *vmax);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Displacements from counts; returns the total. Collective: the largest total over the ranks is
- * checked against the int range, so every rank stops alike. */
+/* Displacements from counts; returns the total. Collective (max_in_int_range). */
 static PetscErrorCode displs(MPI_Comm comm, int size, const int *cnt, int *dsp, pm_gidx_t *total)
 {
   pm_gidx_t t = 0, tmax;
-  int       unused;
 
   PetscFunctionBeginUser;
+  *total = 0;
   for (int p = 0; p < size; p++) t += cnt[p];
-  PetscCallMPI(MPI_Allreduce(&t, &tmax, 1, MPI_INT64_T, MPI_MAX, comm));
-  PetscCall(count_to_int(comm, tmax, &unused));
+  PetscCall(max_in_int_range(comm, t, &tmax));
   t = 0;
   for (int p = 0; p < size; p++) {
     dsp[p] = (int)t;
@@ -322,12 +322,11 @@ static PetscErrorCode send_rows(MPI_Comm comm, int size, const knn_block_t *b, c
   MPI_Datatype rt;
 
   PetscFunctionBeginUser;
+  *nout = 0;
   PetscCall(PetscCalloc5(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp, size + 1, &pos));
   {
     pm_gidx_t nmax;
-    int       unused;
-    PetscCallMPI(MPI_Allreduce(&b->n, &nmax, 1, MPI_INT64_T, MPI_MAX, comm));
-    PetscCall(count_to_int(comm, nmax, &unused)); /* the int counts below cannot overflow */
+    PetscCall(max_in_int_range(comm, b->n, &nmax)); /* the int counts below cannot overflow */
   }
   for (pm_gidx_t r = 0; r < b->n; r++) scnt[dest[r]]++;
   PetscCallMPI(MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, comm));
@@ -434,7 +433,7 @@ static void slice(const pm_gidx_t *seg, int q, pm_gidx_t k, pm_gidx_t nr, pm_gid
  * row names its place by its column 0, the point itself. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out)
 {
-  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp, n_int;
+  int          rank, size, *scnt, *sdsp, *rcnt, *rdsp;
   pm_gidx_t   *seg = cell->seg, nmax, nr, per, got = 0;
   size_t       ri = (size_t)ncol * sizeof(pm_gidx_t), rd = (size_t)ncol * sizeof(double), icap = 0, dcap = 0;
   char        *ibuf = NULL, *dbuf = NULL;
@@ -444,8 +443,7 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, 
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(PetscMalloc4(size, &scnt, size + 1, &sdsp, size, &rcnt, size + 1, &rdsp));
-  PetscCallMPI(MPI_Allreduce(&cell->n, &nmax, 1, MPI_INT64_T, MPI_MAX, knn->comm));
-  PetscCall(count_to_int(knn->comm, nmax, &n_int)); /* slices are sent by row offset (an int); nmax: every rank stops alike */
+  PetscCall(max_in_int_range(knn->comm, cell->n, &nmax)); /* slices are sent by row offset (an int) */
   per = PetscMax((pm_gidx_t)1024, (pm_gidx_t)(RETURN_BYTES / (ri + rd)));
   nr  = PetscMax((pm_gidx_t)1, (nmax + per - 1) / per);
   PetscCallMPI(MPI_Type_contiguous(ncol, MPI_INT64_T, &it));
