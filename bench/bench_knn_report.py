@@ -16,6 +16,11 @@ def fmt(v, f):
     return (f % v) if v is not None else "-"
 
 
+def wall(r):
+    """Wall seconds of one measurement (scikit-learn: its best algorithm)."""
+    return r["best_seconds"] if r["kind"] == "sklearn" else r["seconds"]
+
+
 def main():
     log, out, git = sys.argv[1], sys.argv[2], sys.argv[3]
     rows = {}
@@ -23,11 +28,11 @@ def main():
         r = json.loads(line)
         e = rows.setdefault((r["set"], r["n"]), {"set": r["set"], "n": r["n"]})
         key = "sklearn" if r["kind"] == "sklearn" else "np%d" % r["ranks"]
-        t = r["best_seconds"] if r["kind"] == "sklearn" else r["seconds"]
+        t = wall(r)
         if key in e:  # repeated runs (PM_BENCH_KNN_REPEAT): keep the fastest, list them all
             prev = e[key]
-            r["seconds_all"] = prev.get("seconds_all", [prev["best_seconds"] if prev["kind"] == "sklearn" else prev["seconds"]]) + [t]
-            if t >= (prev["best_seconds"] if prev["kind"] == "sklearn" else prev["seconds"]):
+            r["seconds_all"] = prev.get("seconds_all", [wall(prev)]) + [t]
+            if t >= wall(prev):
                 prev["seconds_all"] = r["seconds_all"]
                 continue
         e[key] = r
