@@ -190,11 +190,12 @@ static PetscErrorCode cell_cuts(MPI_Comm comm, const set_t *s)
   pm_rows_t  *X;
   pm_knn_t   *knn;
   knn_cell_t  cell;
-  int         size, *part, *mine;
+  int         size, rank, *part, *mine;
   int64_t     cut_n, wide_n;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (size < 2) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(pm_rows_create(comm, s->n, s->dim, &X));
   memcpy(X->x, s->x + X->row_start * s->dim, sizeof(double) * (size_t)(X->n_local * s->dim));
@@ -210,28 +211,24 @@ static PetscErrorCode cell_cuts(MPI_Comm comm, const set_t *s)
     PetscCallMPI(MPI_Allreduce(&cell.n, &nmax, 1, MPI_INT64_T, MPI_MAX, comm));
     PM_TEST(nmin >= s->n / size && nmax <= (s->n + size - 1) / size, "%s: cells of %" PRId64 " to %" PRId64 " rows, not %" PRId64 " / %d", s->name, nmin, nmax, s->n, size);
   }
-  if (!s->ri) {
-    PetscCall(knn_cell_destroy(&cell));
-    PetscCall(pm_knn_destroy(&knn));
-    PetscCall(pm_rows_destroy(&X));
-    PetscFunctionReturn(PETSC_SUCCESS);
+  if (s->ri) { /* with the oracle: the points whose neighbours lie in other cells */
+    PetscCall(PetscCalloc2(s->n, &part, s->n, &mine));
+    for (pm_gidx_t r = 0; r < cell.n; r++) mine[cell.gidx[r]] = 1 + rank;
+    PetscCallMPI(MPI_Allreduce(mine, part, (int)s->n, MPI_INT, MPI_SUM, comm));
+    cut_n = straddling(s, part);
+    { /* the old rule: the median of the widest coordinate (all coordinates are equally wide here: 0) */
+      double *v;
+      PetscCall(PetscMalloc1(s->n, &v));
+      for (int64_t i = 0; i < s->n; i++) v[i] = s->x[8 * i];
+      PetscCall(PetscSortReal((PetscInt)s->n, v));
+      for (int64_t i = 0; i < s->n; i++) part[i] = s->x[8 * i] < v[s->n / 2];
+      PetscCall(PetscFree(v));
+    }
+    wide_n = straddling(s, part);
+    if (size == 2) PM_TEST(4 * cut_n < wide_n, "%s: %" PRId64 " points have neighbours across the cut, against %" PRId64 " for the median of a coordinate", s->name, cut_n, wide_n);
+    PetscCall(PetscInfo(NULL, "%s: %" PRId64 " points straddle the cells, %" PRId64 " a coordinate median\n", s->name, cut_n, wide_n));
+    PetscCall(PetscFree2(part, mine));
   }
-  PetscCall(PetscCalloc2(s->n, &part, s->n, &mine));
-  for (pm_gidx_t r = 0; r < cell.n; r++) mine[cell.gidx[r]] = 1 + (int)(PetscGlobalRank); /* the rank in comm is the world rank here */
-  PetscCallMPI(MPI_Allreduce(mine, part, (int)s->n, MPI_INT, MPI_SUM, comm));
-  cut_n = straddling(s, part);
-  { /* the old rule: the median of the widest coordinate (all coordinates are equally wide here: 0) */
-    double *v;
-    PetscCall(PetscMalloc1(s->n, &v));
-    for (int64_t i = 0; i < s->n; i++) v[i] = s->x[8 * i];
-    PetscCall(PetscSortReal((PetscInt)s->n, v));
-    for (int64_t i = 0; i < s->n; i++) part[i] = s->x[8 * i] < v[s->n / 2];
-    PetscCall(PetscFree(v));
-  }
-  wide_n = straddling(s, part);
-  if (size == 2) PM_TEST(4 * cut_n < wide_n, "%s: %" PRId64 " points have neighbours across the cut, against %" PRId64 " for the median of a coordinate", s->name, cut_n, wide_n);
-  PetscCall(PetscInfo(NULL, "%s: %" PRId64 " points straddle the cells, %" PRId64 " a coordinate median\n", s->name, cut_n, wide_n));
-  PetscCall(PetscFree2(part, mine));
   PetscCall(knn_cell_destroy(&cell));
   PetscCall(pm_knn_destroy(&knn));
   PetscCall(pm_rows_destroy(&X));
