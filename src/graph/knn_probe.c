@@ -1,5 +1,5 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
- * Probe: rank 0 fetches a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the same
+ * Probe: rank 0 gathers a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the same
  * sample for any rank count, kept for the cell cuts), builds a kd-tree over it and runs the real
  * k-NN query, one row at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
  * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
@@ -16,22 +16,46 @@
 #define PROBE_CHUNK     8 /* queries between checks of the early stop */
 #define TREE_COST_RATIO 5.0
 
+/* First sample index r (of m, row r N / m) at or after global row g: ceil(g m / N). */
+static pm_gidx_t first_sample(pm_gidx_t g, pm_gidx_t m, pm_gidx_t N)
+{
+  return (g * m + N - 1) / N; /* g m < 2^63: m is at most a few million, N well below 2^40 */
+}
+
+/* The sample is strided (row r N / m), so every rank knows which of its rows belong to it and the
+ * rows are gathered on rank 0 in sample order with one Gatherv: no request exchange, no sort. */
 PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s)
 {
-  int        rank;
-  pm_gidx_t  nreq, *rows;
+  int          rank, size, nsend, *cnt = NULL, *dsp = NULL, D = mine->dim;
+  pm_gidx_t    r0, r1;
+  double      *send;
+  MPI_Datatype rowtype;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   s->m      = PetscMin(N, want);
   s->x      = NULL;
   s->radius = -1.0;
-  nreq      = rank == 0 ? s->m : 0;
-  PetscCall(PetscMalloc1(nreq + 1, &rows));
-  if (rank == 0) PetscCall(PetscMalloc1(nreq * mine->dim + 1, &s->x));
-  for (pm_gidx_t r = 0; r < nreq; r++) rows[r] = r * N / s->m;
-  PetscCall(pm_fetch_rows(knn->comm, N, mine->start, mine->n, mine->x, sizeof(double), mine->dim, nreq, rows, s->x));
-  PetscCall(PetscFree(rows));
+  PetscCheck(s->m <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN sample of %" PRId64 " rows exceeds the MPI count limit", s->m);
+  r0    = first_sample(mine->start, s->m, N);
+  r1    = first_sample(mine->start + mine->n, s->m, N);
+  nsend = (int)(r1 - r0);
+  if (rank == 0) { /* rank 0's rows come first: packed in place */
+    PetscCall(PetscMalloc1(s->m * D + 1, &s->x));
+    PetscCall(PetscMalloc2(size, &cnt, size, &dsp));
+    send = s->x;
+  } else PetscCall(PetscMalloc1((size_t)nsend * D + 1, &send));
+  for (pm_gidx_t r = r0; r < r1; r++) PetscCall(PetscArraycpy(send + (r - r0) * D, mine->x + (r * N / s->m - mine->start) * D, D));
+  PetscCallMPI(MPI_Gather(&nsend, 1, MPI_INT, cnt, 1, MPI_INT, 0, knn->comm));
+  if (rank == 0)
+    for (int q = 0, off = 0; q < size; off += cnt[q++]) dsp[q] = off; /* the counts add up to m */
+  PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
+  PetscCallMPI(MPI_Type_commit(&rowtype));
+  PetscCallMPI(MPI_Gatherv(rank == 0 ? MPI_IN_PLACE : send, nsend, rowtype, s->x, cnt, dsp, rowtype, 0, knn->comm));
+  PetscCallMPI(MPI_Type_free(&rowtype));
+  if (rank == 0) PetscCall(PetscFree2(cnt, dsp));
+  else PetscCall(PetscFree(send));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
