@@ -11,6 +11,10 @@ export PM_MPIRUN="mpirun --oversubscribe --bind-to none -mca btl self,vader -mca
 export PM_GIT="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 export BENCH_TMP="${BENCH_TMP:-${TMPDIR:-/tmp}/phasemap-bench}"
 mkdir -p bench/results "$BENCH_TMP"
+# the drivers are built by `make bench`: without them every run would fail after minutes of peers
+for d in "$BIN/phasemap" $(for c in bench/*.c; do c=${c##*/}; echo "$BB/${c%.c}"; done); do
+  if [ ! -x "$d" ]; then echo "bench/run.sh: $d is missing; run 'make bench' (it builds the drivers first)" >&2; exit 2; fi
+done
 status=0
 for b in bench/bench_*.sh; do
   if [ -n "${BENCH:-}" ] && ! [[ "$b" =~ $BENCH ]]; then continue; fi
