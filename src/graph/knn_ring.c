@@ -14,6 +14,7 @@ typedef struct {
   knn_buf_t          buf;
   double            *mu, *qc, *qn, *work, *ba; /* brute */
   pm_gidx_t         *order;                    /* tree: query order (own tree order) */
+  double             bmax;                     /* tree: largest bound of the local rows (< 0: stale) */
   pm_progress_t     *prog;
   int64_t            done, evals;
 } ring_ctx_t;
@@ -69,6 +70,7 @@ static PetscErrorCode search_tree(ring_ctx_t *c, const knn_tree_t *t, pm_gidx_t 
     c->done += nq * bn;
     PetscCall(pm_progress_step(c->prog, c->done));
   }
+  c->bmax = -1.0; /* the bounds may have fallen */
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -138,24 +140,29 @@ static void block_box(const knn_block_t *b, double *lo, double *hi)
 static PetscBool box_needed(ring_ctx_t *c, pm_gidx_t bn, const double *lo, const double *hi, const double *qlo, const double *qhi)
 {
   int    D = c->mine->dim;
-  double s = 0.0, mb = 0.0;
+  double s = 0.0;
 
   if (bn == 0) return PETSC_FALSE;
-  for (pm_gidx_t i = 0; i < c->mine->n; i++) mb = c->h->bound2[i] > mb ? c->h->bound2[i] : mb;
+  if (c->bmax < 0.0) { /* only a search changes the bounds: with many ranks most trees are skipped */
+    c->bmax = 0.0;
+    for (pm_gidx_t i = 0; i < c->mine->n; i++) c->bmax = c->h->bound2[i] > c->bmax ? c->h->bound2[i] : c->bmax;
+  }
   for (int d = 0; d < D; d++) {
     double e = lo[d] - qhi[d], f = qlo[d] - hi[d];
     e = e > f ? e : f;
     if (e > 0.0) s += e * e;
   }
-  return s * (1.0 - 1e-12) <= mb ? PETSC_TRUE : PETSC_FALSE;
+  return s * (1.0 - 1e-12) <= c->bmax ? PETSC_TRUE : PETSC_FALSE;
 }
 
 /* The tree method on several ranks (spatial cells): each rank builds the tree of its own cell once
  * (in its packed layout, knn_tree.c) and the packed trees travel around the ring, so no rank
  * rebuilds another's tree. A remote tree is opened only when its points' box is within reach of
  * the local rows. */
-static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double *box)
+static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
 {
+  int          D = c->mine->dim;
+  double      *box; /* the local rows' box: sent with the tree, and tested against the others' */
   knn_tree_t  *own;
   int          skipped = 0;
   size_t       bytes;
@@ -174,6 +181,9 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
     PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
+  PetscCall(PetscMalloc1(2 * D, &box));
+  block_box(c->mine, box, box + D);
+  c->bmax = -1.0;
   pk = knn_tree_packed(own, box, &bytes); /* sent as it is; freed with the tree once sent */
   PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
   PetscCall(PetscMalloc1(size, &sizes));
@@ -200,7 +210,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
     }
     PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
     PetscCall(knn_tree_view(cur, &t, &xbox, &bn));
-    if (s == 0 || box_needed(c, bn, xbox, xbox + c->mine->dim, box, box + c->mine->dim))
+    if (s == 0 || box_needed(c, bn, xbox, xbox + D, box, box + D))
       PetscCall(search_tree(c, t, bn, nreq, req));
     else {
       skipped++;
@@ -217,6 +227,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size, const double 
   PetscCall(PetscFree(buf[0]));
   PetscCall(PetscFree(buf[1]));
   PetscCall(PetscFree(sizes));
+  PetscCall(PetscFree(box));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -258,9 +269,8 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
 
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *h)
 {
-  int         rank, size, D = mine->dim;
+  int         rank, size;
   pm_gidx_t  *starts, nmax = 0, n_global;
-  double     *box;
   ring_ctx_t  c = {0};
 
   PetscFunctionBeginUser;
@@ -276,10 +286,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   PetscCall(PetscLogEventBegin(knn->ev_ring, 0, 0, 0, 0));
   if (method == PM_KNN_TREE) {
     PetscCall(knn_buf_create(knn->leaf, KNN_TREE_BUF, h->k, &c.buf)); /* query groups of one leaf */
-    PetscCall(PetscMalloc1(2 * D, &box));
-    block_box(mine, box, box + D);
-    PetscCall(tree_ring(&c, rank, size, box));
-    PetscCall(PetscFree(box));
+    PetscCall(tree_ring(&c, rank, size));
   } else {
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
