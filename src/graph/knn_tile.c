@@ -46,6 +46,8 @@ static void pack_centred(const knn_block_t *b, const double *mu, int T, double s
     }
     *packed(p, j, D, T, D) = s;
   }
+  for (pm_gidx_t j = b->n; j % T; j++) /* the last tile's padding: the fused kernel reads whole strips */
+    for (int d = 0; d <= D; d++) *packed(p, j, D, T, d) = 0.0;
 }
 
 void knn_brute_pack_queries(const knn_block_t *q, const double *mu, int T, double *qa, double *qn)
@@ -172,6 +174,56 @@ static int collect_sse2(const double *C, int ns, int nj, const double *t, int *p
   return np;
 }
 
+/* The fused AVX-512 tile: the products of the dgemm computed in registers, 16 rows (two vectors
+ * of the coordinate-major query tile) by 8 columns (broadcasts of the block tile) at a time, and
+ * compared with the rows' thresholds before they ever reach memory: no T x T product is written
+ * and read back. Same sums as the dgemm (one fused multiply-add per coordinate, in coordinate
+ * order), so the same margin tol covers them. qa/ba: the packed tiles (entry (d, r) at d T + r,
+ * A = D + 1 coordinates, padding zeroed); the pairs are appended as in collect (16 slack). */
+__attribute__((target("avx512f"), always_inline)) static inline int fused_block(const double *qa, const double *ba, int T, int A, __m512d t0, __m512d t1, __mmask16 rows, unsigned cols, __m512i rv, int c0, int *pr, int *pc, int np)
+{
+  __m512d a0[8], a1[8];
+
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; c++) a0[c] = a1[c] = _mm512_setzero_pd();
+  for (int d = 0; d < A; d++) {
+    __m512d q0 = _mm512_loadu_pd(qa + (size_t)d * T), q1 = _mm512_loadu_pd(qa + (size_t)d * T + 8);
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) {
+      __m512d b = _mm512_set1_pd(ba[(size_t)d * T + c]);
+      a0[c]     = _mm512_fmadd_pd(q0, b, a0[c]);
+      a1[c]     = _mm512_fmadd_pd(q1, b, a1[c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; c++) {
+    __mmask16 m = _mm512_kunpackb(_mm512_cmp_pd_mask(a1[c], t1, _CMP_LE_OQ), _mm512_cmp_pd_mask(a0[c], t0, _CMP_LE_OQ)) & rows;
+    if (!(cols >> c & 1u)) m = 0;
+    if (m) {
+      _mm512_storeu_si512((void *)(pr + np), _mm512_maskz_compress_epi32(m, rv));
+      _mm512_storeu_si512((void *)(pc + np), _mm512_set1_epi32(c0 + c));
+      np += __builtin_popcount((unsigned)m);
+    }
+  }
+  return np;
+}
+
+/* The pairs (row, column) of the ns x nj tile with product <= t[row], in 16-row strips (T a
+ * multiple of 16, t padded to a multiple of 16). */
+__attribute__((target("avx512f"))) static int fused_avx512(const double *qa, const double *ba, int T, int A, int ns, int nj, const double *t, int *pr, int *pc)
+{
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int           np   = 0;
+
+  for (int r = 0; r < ns; r += 16) {
+    __m512d   t0 = _mm512_loadu_pd(t + r), t1 = _mm512_loadu_pd(t + r + 8);
+    __mmask16 rows = ns - r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (ns - r)) - 1u);
+    __m512i   rv   = _mm512_add_epi32(iota, _mm512_set1_epi32(r));
+    for (int c = 0; c < nj; c += 8) np = fused_block(qa + r, ba + c, T, A, t0, t1, rows, nj - c >= 8 ? 0xFFu : (1u << (nj - c)) - 1u, rv, c, pr, pc, np);
+  }
+  return np;
+}
+
 typedef int (*collect_fn)(const double *, int, int, const double *, int *, int *);
 
 static collect_fn pick_collect(void)
@@ -194,6 +246,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   int       *pr = (int *)(d2 + (size_t)T * T), *pc = pr + (size_t)T * T + 16; /* pairs: row, column */
   double     tol     = knn_tile_tol(D);
   collect_fn collect = pick_collect();
+  int        fused   = knn_simd() >= 3 && T % 16 == 0; /* else the BLAS dgemm and a filter pass */
 
   PetscFunctionBeginUser;
   PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0);
@@ -209,11 +262,16 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       int       ns = ni - s0 < T ? ni - s0 : T, np = 0;
       pm_gidx_t r0 = i0 + s0;
       /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
       /* the filter for every row of the tile first, then the exact distances of all the pairs
-         that passed in one batch (independent sums), then the offers in row order */
+         that passed in one batch (independent sums), then the offers */
       for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
-      np = collect(C, ns, nj, d2, pr, pc);
+      if (fused) {
+        for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
+        np = fused_avx512(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
+      } else {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
+        np = collect(C, ns, nj, d2, pr, pc);
+      }
       if (!np) continue;
       exact_pairs(q->x + r0 * D, xb, D, pr, pc, np, d2);
       for (int e = 0; e < np; e++) knn_offer(L, B, s0 + pr[e], r0 + pr[e], d2[e], b->start + j0 + pc[e]);

@@ -144,6 +144,7 @@ static PetscErrorCode full_build(MPI_Comm comm, const set_t *s)
   PetscCall(pm_rows_create(comm, s->n, s->dim, &X));
   memcpy(X->x, s->x + X->row_start * s->dim, sizeof(double) * (size_t)(X->n_local * s->dim));
   PetscCall(pm_knn_create(comm, &knn));
+  PetscCall(pm_knn_set_from_options(knn)); /* -knn_simd of the list entries */
   PetscCall(pm_knn_set_k(knn, K));
   PetscCall(pm_knn_set_method(knn, PM_KNN_TREE));
   PetscCall(pm_knn_set_duplicates(knn, PM_DUP_KEEP));

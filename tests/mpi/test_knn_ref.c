@@ -45,6 +45,7 @@ static PetscErrorCode check_set(MPI_Comm comm, const char *set)
   for (int m = 0; m < 3; m++) {
     pm_knn_t *knn;
     PetscCall(pm_knn_create(comm, &knn));
+    PetscCall(pm_knn_set_from_options(knn)); /* -knn_simd, -knn_tile of the list entries */
     PetscCall(pm_knn_set_k(knn, k));
     PetscCall(pm_knn_set_method(knn, m == 0 ? PM_KNN_BRUTE : m == 1 ? PM_KNN_TREE
                                                                     : PM_KNN_AUTO));
