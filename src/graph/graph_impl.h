@@ -53,7 +53,8 @@ typedef struct {
   double    *sd; /* scratch for one merge: k + cap */
   pm_gidx_t *sg;
   double    *td; /* scratch: the entries of the bucket holding the k-th (k + cap) */
-  pm_gidx_t *tg;
+  pm_gidx_t     *tg;
+  unsigned char *bk; /* scratch: the bucket of each entry of a merge (k + cap) */
 } knn_buf_t;
 
 /* Exact squared distance by a plain loop over the coordinates (the one function that decides

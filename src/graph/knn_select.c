@@ -38,7 +38,7 @@ PetscErrorCode knn_buf_create(int rows, int cap, int k, knn_buf_t *B)
   PetscCall(PetscCalloc1(rows, &B->cnt));
   PetscCall(PetscMalloc2((size_t)rows * cap, &B->d2, (size_t)rows * cap, &B->g));
   PetscCall(PetscMalloc2(k + cap, &B->sd, k + cap, &B->sg));
-  PetscCall(PetscMalloc2(k + cap, &B->td, k + cap, &B->tg));
+  PetscCall(PetscMalloc3(k + cap, &B->td, k + cap, &B->tg, k + cap, &B->bk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -48,7 +48,7 @@ PetscErrorCode knn_buf_destroy(knn_buf_t *B)
   PetscCall(PetscFree(B->cnt));
   PetscCall(PetscFree2(B->d2, B->g));
   PetscCall(PetscFree2(B->sd, B->sg));
-  PetscCall(PetscFree2(B->td, B->tg));
+  PetscCall(PetscFree3(B->td, B->tg, B->bk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -124,12 +124,31 @@ static void sort_pairs(double *d, pm_gidx_t *g, int n)
 }
 
 #define KNN_NBUCKET 256
+_Static_assert(KNN_NBUCKET <= 256, "a bucket number must fit the byte of knn_buf_t.bk");
 
-/* Smallest and largest of d[0..n), n >= 1. */
+/* Smallest and largest of d[0..n), n >= 1 (no NaN). Eight running minima and maxima (four
+ * vectors of two): one chain of dependent min/max over n values was a quarter of select_into. */
 static void value_range(const double *d, int n, double *lo, double *hi)
 {
+  int c = 0;
   *lo = *hi = d[0];
-  for (int c = 1; c < n; c++) {
+#if defined(__SSE2__)
+  if (n >= 8) {
+    __m128d l[4], h[4];
+    for (int u = 0; u < 4; u++) l[u] = h[u] = _mm_loadu_pd(d + 2 * u);
+    for (c = 8; c + 8 <= n; c += 8)
+      for (int u = 0; u < 4; u++) {
+        __m128d v = _mm_loadu_pd(d + c + 2 * u);
+        l[u]      = _mm_min_pd(l[u], v);
+        h[u]      = _mm_max_pd(h[u], v);
+      }
+    l[0] = _mm_min_pd(_mm_min_pd(l[0], l[1]), _mm_min_pd(l[2], l[3]));
+    h[0] = _mm_max_pd(_mm_max_pd(h[0], h[1]), _mm_max_pd(h[2], h[3]));
+    *lo  = _mm_cvtsd_f64(_mm_min_sd(l[0], _mm_unpackhi_pd(l[0], l[0])));
+    *hi  = _mm_cvtsd_f64(_mm_max_sd(h[0], _mm_unpackhi_pd(h[0], h[0])));
+  }
+#endif
+  for (; c < n; c++) {
     *lo = d[c] < *lo ? d[c] : *lo;
     *hi = d[c] > *hi ? d[c] : *hi;
   }
@@ -149,10 +168,10 @@ static inline int bucket_of(double x, double lo, double s, int nb)
  * every entry below the bucket kb holding the m-th is kept, and only the few entries of kb are
  * ordered (by the quickselect on (distance, index)). Two linear, branch-free passes instead of a
  * quickselect that swaps every pair several times. */
-static double select_into(const double *d, const pm_gidx_t *g, int n, int m, double *D, pm_gidx_t *G, double *td, pm_gidx_t *tg)
+static double select_into(const double *d, const pm_gidx_t *g, int n, int m, double *D, pm_gidx_t *G, double *td, pm_gidx_t *tg, unsigned char *bk)
 {
   double lo, hi, s, mx;
-  int    cnt[KNN_NBUCKET] = {0}, kb = 0, below = 0, p = 0, q = 0, need;
+  int    cnt[2][KNN_NBUCKET] = {{0}}, kb = 0, below = 0, p = 0, q = 0, need, c;
 
   value_range(d, n, &lo, &hi);
   if (!(hi > lo)) { /* all distances equal: the index decides */
@@ -168,10 +187,20 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
     return lo;
   }
   s = KNN_NBUCKET / (hi - lo);
-  for (int c = 0; c < n; c++) cnt[bucket_of(d[c], lo, s, KNN_NBUCKET)]++;
-  while (below + cnt[kb] < m) below += cnt[kb++];
-  for (int c = 0; c < n; c++) {
-    int b = bucket_of(d[c], lo, s, KNN_NBUCKET);
+  for (c = 0; c < n; c++) bk[c] = (unsigned char)bucket_of(d[c], lo, s, KNN_NBUCKET);
+  /* two tables: runs of one bucket (close distances) would otherwise chain every increment
+     through memory */
+  for (c = 0; c + 2 <= n; c += 2) {
+    cnt[0][bk[c]]++;
+    cnt[1][bk[c + 1]]++;
+  }
+  if (c < n) cnt[0][bk[c]]++;
+  while (below + cnt[0][kb] + cnt[1][kb] < m) {
+    below += cnt[0][kb] + cnt[1][kb];
+    kb++;
+  }
+  for (c = 0; c < n; c++) {
+    int b = bk[c];
     D[p]  = d[c];
     G[p]  = g[c];
     p += b < kb;
@@ -228,7 +257,7 @@ void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
     }
     sqrt_n(bd, sd + f, nb);
     for (int c = 0; c < nb; c++) sg[f + c] = bg[c];
-    mx         = select_into(sd, sg, n, k, D, G, B->td, B->tg);
+    mx         = select_into(sd, sg, n, k, D, G, B->td, B->tg, B->bk);
     L->fill[i] = k;
   }
   L->bound2[i] = mx * mx * (1.0 + 1e-12) + 1e-300;
