@@ -177,16 +177,18 @@ static int collect_sse2(const double *C, int ns, int nj, const double *t, int *p
 /* The fused AVX-512 tile: the products of the dgemm computed in registers, 16 rows (two vectors
  * of the coordinate-major query tile) by 8 columns (broadcasts of the block tile) at a time, and
  * compared with the rows' thresholds before they ever reach memory: no T x T product is written
- * and read back. Same sums as the dgemm (one fused multiply-add per coordinate, in coordinate
- * order), so the same margin tol covers them. qa/ba: the packed tiles (entry (d, r) at d T + r,
+ * and read back. The dgemm's sums (the augmented term first, then one fused multiply-add per
+ * coordinate): tol bounds the rounding of any order of the D + 1 terms, so it covers them. qa/ba: the packed tiles (entry (d, r) at d T + r,
  * A = D + 1 coordinates, padding zeroed); the pairs are appended as in collect (16 slack). */
 __attribute__((target("avx512f"), always_inline)) static inline int fused_block(const double *qa, const double *ba, int T, int A, __m512d t0, __m512d t1, __mmask16 rows, unsigned cols, __m512i rv, int c0, int *pr, int *pc, int np)
 {
   __m512d a0[8], a1[8];
 
+  /* the augmented coordinate (1 for every query row) times |y|^2 (1 - 2 tol) starts the sums: one
+     fused multiply-add in 21 saved at D = 20 (the margin holds for any order of the terms) */
 #pragma GCC unroll 8
-  for (int c = 0; c < 8; c++) a0[c] = a1[c] = _mm512_setzero_pd();
-  for (int d = 0; d < A; d++) {
+  for (int c = 0; c < 8; c++) a0[c] = a1[c] = _mm512_set1_pd(ba[(size_t)(A - 1) * T + c]);
+  for (int d = 0; d < A - 1; d++) {
     __m512d q0 = _mm512_loadu_pd(qa + (size_t)d * T), q1 = _mm512_loadu_pd(qa + (size_t)d * T + 8);
 #pragma GCC unroll 8
     for (int c = 0; c < 8; c++) {
