@@ -21,7 +21,7 @@ double knn_tile_tol(int dim)
 
 size_t knn_brute_pack_size(pm_gidx_t n, int dim, int tile)
 {
-  return (size_t)((n + tile - 1) / tile) * (size_t)tile * (size_t)(dim + 1) + 1;
+  return (size_t)((n + tile - 1) / tile) * (size_t)tile * (size_t)(dim + 1) + 8; /* the AVX2 kernel reads up to 5 columns past a tile */
 }
 
 /* Tile t of the rows (rows tT .. tT + T - 1) is one contiguous (D + 1) x T block, coordinate-major
@@ -226,6 +226,64 @@ __attribute__((target("avx512f"))) static int fused_avx512(const double *qa, con
   return np;
 }
 
+/* The fused AVX2 tile (processors without AVX-512, e.g. AMD Zen 2/3): the same scheme in 4-wide
+ * vectors, 8 rows (two vectors) by 6 columns (12 accumulators of the 16 registers). The rows that
+ * pass a column are packed by a table of the 256 8-bit masks (row offsets, as bytes). */
+static unsigned char knn_lut8[256][8];
+
+static void lut8_init(void)
+{
+  static int ready = 0;
+  if (ready) return;
+  for (int m = 0; m < 256; m++)
+    for (int bit = 0, n = 0; bit < 8; bit++)
+      if (m >> bit & 1) knn_lut8[m][n++] = (unsigned char)bit;
+  ready = 1;
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline int fused_block_avx2(const double *qa, const double *ba, int T, int A, __m256d t0, __m256d t1, unsigned rows, unsigned cols, int r, int c0, int *pr, int *pc, int np)
+{
+  __m256d a0[6], a1[6];
+
+#pragma GCC unroll 6
+  for (int c = 0; c < 6; c++) a0[c] = a1[c] = _mm256_broadcast_sd(ba + (size_t)(A - 1) * T + c); /* as fused_block */
+  for (int d = 0; d < A - 1; d++) {
+    __m256d q0 = _mm256_loadu_pd(qa + (size_t)d * T), q1 = _mm256_loadu_pd(qa + (size_t)d * T + 4);
+#pragma GCC unroll 6
+    for (int c = 0; c < 6; c++) {
+      __m256d b = _mm256_broadcast_sd(ba + (size_t)d * T + c);
+      a0[c]     = _mm256_fmadd_pd(q0, b, a0[c]);
+      a1[c]     = _mm256_fmadd_pd(q1, b, a1[c]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int c = 0; c < 6; c++) {
+    unsigned m = ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a0[c], t0, _CMP_LE_OQ)) | (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a1[c], t1, _CMP_LE_OQ)) << 4) & rows;
+    if (!(cols >> c & 1u)) m = 0;
+    if (m) {
+      __m256i off = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)knn_lut8[m]));
+      _mm256_storeu_si256((__m256i *)(pr + np), _mm256_add_epi32(off, _mm256_set1_epi32(r)));
+      _mm256_storeu_si256((__m256i *)(pc + np), _mm256_set1_epi32(c0 + c));
+      np += __builtin_popcount(m);
+    }
+  }
+  return np;
+}
+
+/* As fused_avx512, in 8-row strips (T a multiple of 8, t padded to a multiple of 8); reads up to 5
+ * columns past nj (masked off: knn_brute_pack_size leaves room). */
+__attribute__((target("avx2,fma"))) static int fused_avx2(const double *qa, const double *ba, int T, int A, int ns, int nj, const double *t, int *pr, int *pc)
+{
+  int np = 0;
+
+  for (int r = 0; r < ns; r += 8) {
+    __m256d  t0 = _mm256_loadu_pd(t + r), t1 = _mm256_loadu_pd(t + r + 4);
+    unsigned rows = ns - r >= 8 ? 0xFFu : (1u << (ns - r)) - 1u;
+    for (int c = 0; c < nj; c += 6) np = fused_block_avx2(qa + r, ba + c, T, A, t0, t1, rows, nj - c >= 6 ? 0x3Fu : (1u << (nj - c)) - 1u, r, c, pr, pc, np);
+  }
+  return np;
+}
+
 typedef int (*collect_fn)(const double *, int, int, const double *, int *, int *);
 
 static collect_fn pick_collect(void)
@@ -248,9 +306,12 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   int       *pr = (int *)(d2 + (size_t)T * T), *pc = pr + (size_t)T * T + 16; /* pairs: row, column */
   double     tol     = knn_tile_tol(D);
   collect_fn collect = pick_collect();
-  int        fused   = knn_simd() >= 3 && T % 16 == 0; /* else the BLAS dgemm and a filter pass */
+  int        simd    = knn_simd();
+  /* 3: fused AVX-512, 2: fused AVX2, 0: the BLAS dgemm and a filter pass */
+  int        fused   = simd >= 3 && T % 16 == 0 ? 3 : simd == 2 && T % 8 == 0 && __builtin_cpu_supports("fma") ? 2 : 0;
 
   PetscFunctionBeginUser;
+  if (fused == 2) lut8_init();
   PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
   /* a column tile is used by every row tile of the group while it is in cache: the block (its
@@ -269,7 +330,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
       if (fused) {
         for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
-        np = fused_avx512(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
+        np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
       } else {
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
         np = collect(C, ns, nj, d2, pr, pc);
