@@ -103,13 +103,27 @@ void   knn_brute_pack_queries(const knn_block_t *q, const double *mu, int tile, 
 void   knn_brute_augment(const knn_block_t *b, const double *mu, int tile, double *ba);
 /* Rows per brute-force group: the tile times max(1, KNN_ROW_GROUP / tile). */
 int knn_brute_group(const pm_knn_t *knn);
-/* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b;
- * flushes their buffers at the end. */
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work);
+/* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b, its
+ * column tiles in the order tiles[] (NULL: in order); flushes their buffers at the end. Global
+ * index of block row j: b->gidx[j], or b->start + j. */
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const int *tiles, knn_lists_t *L, knn_buf_t *B, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */
 double knn_tile_tol(int dim);
+
+/* knn_order.c: brute force in a spatial order (any order gives the same graph). */
+/* Rows of b in kd order (tiles of T consecutive rows are leaves): *xp their coordinates, *gp their
+ * global indices (both allocated here). */
+PetscErrorCode knn_kd_order(const knn_block_t *b, int T, double **xp, pm_gidx_t **gp);
+/* Centroids of the tiles of T rows of b (ceil(n / T) x dim). */
+void knn_tile_centroids(const knn_block_t *b, int T, double *cent);
+/* order[0..ntiles): the tiles by the distance of their centroids from the centroid of the n rows x
+ * (dim D), nearest first (ties by tile number); scratch: knn_tile_order_scratch bytes. */
+void   knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch);
+size_t knn_tile_order_scratch(int ntiles, int dim);
+/* Move the rows of ind/dist (ncol each) from kd order to input order: row i goes to gp[i] - start. */
+PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start);
 
 /* knn_tree.c: kd-tree over one block, queried by every local row with its current bound. */
 typedef struct knn_tree knn_tree_t;

@@ -169,7 +169,24 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
   if (method == PM_KNN_TREE && size > 1)
     PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
-  else {
+  else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
+    knn_block_t kd = mine;
+    double     *xp;
+    pm_gidx_t  *gp;
+    PetscCall(knn_kd_order(&mine, knn->tile, &xp, &gp));
+    kd.x    = xp;
+    kd.gidx = gp;
+    PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
+    h.self = gp;
+    PetscCall(knn_ring_search(knn, &kd, method, &h));
+    PetscCall(PetscFree(xp));
+    PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
+    PetscCall(knn_lists_finish(&h));
+    PetscCall(knn_rows_unpermute(g->ind, g->dist, g->ncol, X->n_local, gp, X->row_start));
+    PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
+    PetscCall(knn_lists_free(&h));
+    PetscCall(PetscFree(gp));
+  } else {
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     PetscCall(knn_ring_search(knn, &mine, method, &h));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));

@@ -13,6 +13,9 @@ typedef struct {
   knn_lists_t       *h;
   knn_buf_t          buf;
   double            *mu, *qc, *qn, *work, *ba; /* brute */
+  double            *cent;                     /* brute: centroids of the block's tiles */
+  int               *tiles;                    /* brute: the tile order of one row group */
+  void              *tscratch;
   pm_gidx_t         *order;                    /* tree: query order (own tree order) */
   double             bmax;                     /* tree: largest bound of the local rows (< 0: stale) */
   pm_progress_t     *prog;
@@ -44,6 +47,13 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
   knn_brute_pack_queries(q, c->mu, c->knn->tile, c->qc, c->qn);
   PetscCall(PetscMalloc1(knn_brute_work_size(c->knn), &c->work));
   PetscCall(PetscMalloc1(knn_brute_pack_size(nmax, D, c->knn->tile), &c->ba));
+  {
+    pm_gidx_t nt = (nmax + c->knn->tile - 1) / c->knn->tile;
+    PetscCheck(nt <= INT32_MAX, c->knn->comm, PETSC_ERR_SUP, "kNN: %" PRId64 " tiles in one block; raise -knn_tile or use more ranks", nt);
+    PetscCall(PetscMalloc1(nt * D + 1, &c->cent));
+    PetscCall(PetscMalloc1(nt + 1, &c->tiles));
+    PetscCall(PetscMalloc(knn_tile_order_scratch((int)nt, D) + 1, &c->tscratch));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -91,12 +101,16 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
 {
   const knn_block_t *q = c->mine;
   int                G = knn_brute_group(c->knn);
+  int                T = c->knn->tile, nt = (int)((b->n + T - 1) / T);
 
   PetscFunctionBeginUser;
-  knn_brute_augment(b, c->mu, c->knn->tile, c->ba);
+  knn_brute_augment(b, c->mu, T, c->ba);
+  knn_tile_centroids(b, T, c->cent);
   for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
     int ni = (int)(q->n - i0 < G ? q->n - i0 : G);
-    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->h, &c->buf, c->work));
+    /* the rows are in kd order, so a group is compact: the tiles nearest it first */
+    knn_tile_order(c->cent, nt, q->dim, q->x + i0 * q->dim, ni, c->tiles, c->tscratch);
+    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->tiles, c->h, &c->buf, c->work));
     PetscCall(test_requests(nreq, req));
     c->done += ni * b->n;
     PetscCall(pm_progress_step(c->prog, c->done));
@@ -112,6 +126,9 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscCall(PetscFree(c->qn));
   PetscCall(PetscFree(c->work));
   PetscCall(PetscFree(c->ba));
+  PetscCall(PetscFree(c->cent));
+  PetscCall(PetscFree(c->tiles));
+  PetscCall(PetscFree(c->tscratch));
   PetscCall(PetscFree(c->order));
   PetscCall(pm_progress_destroy(&c->prog));
   PetscCall(knn_buf_destroy(&c->buf));
@@ -234,36 +251,43 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
 /* Brute force: the row blocks travel around the ring (block of rank src: rows starts[src] ..). */
 static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gidx_t *starts, pm_gidx_t nmax)
 {
-  int           D      = c->mine->dim;
-  double       *buf[2] = {NULL, NULL};
-  const double *cur    = c->mine->x;
-  MPI_Datatype  rowtype;
+  int              D       = c->mine->dim;
+  double          *buf[2]  = {NULL, NULL};
+  pm_gidx_t       *gbuf[2] = {NULL, NULL};
+  const double    *cur     = c->mine->x;
+  const pm_gidx_t *curg    = c->mine->gidx; /* the rows' global indices travel with them */
+  MPI_Datatype     rowtype;
 
   PetscFunctionBeginUser;
+  PM_ASSERT(curg); /* rows in kd order (knn.c) */
   if (size > 1) {
-    PetscCall(PetscMalloc1(nmax * D + 1, &buf[0]));
-    PetscCall(PetscMalloc1(nmax * D + 1, &buf[1]));
+    PetscCall(PetscMalloc2(nmax * D + 1, &buf[0], nmax + 1, &gbuf[0]));
+    PetscCall(PetscMalloc2(nmax * D + 1, &buf[1], nmax + 1, &gbuf[1]));
   }
   PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
   for (int s = 0; s < size; s++) {
     int         src = (rank + s) % size, nreq = 0;
-    MPI_Request req[2];
-    knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, NULL};
+    MPI_Request req[4];
+    knn_block_t b = {starts[src], starts[src + 1] - starts[src], D, cur, curg};
     if (s + 1 < size) { /* next block: the one the right neighbour holds now */
       int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
       int nn = (int)(starts[nxt + 1] - starts[nxt]);
       PetscCheck(starts[nxt + 1] - starts[nxt] <= INT32_MAX && b.n <= INT32_MAX, c->knn->comm, PETSC_ERR_SUP, "kNN ring: a row block exceeds 2^31 rows; use more ranks");
-      PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, s, c->knn->comm, &req[nreq++]));
-      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, s, c->knn->comm, &req[nreq++]));
+      /* tags 0 (rows) and 1 (indices): every step ends with a Waitall, so steps cannot mix */
+      PetscCallMPI(MPI_Irecv(buf[s % 2], nn, rowtype, right, 0, c->knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Irecv(gbuf[s % 2], nn, MPI_INT64_T, right, 1, c->knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Isend(cur, (int)b.n, rowtype, left, 0, c->knn->comm, &req[nreq++]));
+      PetscCallMPI(MPI_Isend(curg, (int)b.n, MPI_INT64_T, left, 1, c->knn->comm, &req[nreq++]));
     }
     PetscCall(search_block(c, &b, nreq, req));
     if (nreq) PetscCallMPI(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-    cur = buf[s % 2];
+    cur  = buf[s % 2];
+    curg = gbuf[s % 2];
   }
   PetscCallMPI(MPI_Type_free(&rowtype));
-  PetscCall(PetscFree(buf[0]));
-  PetscCall(PetscFree(buf[1]));
+  PetscCall(PetscFree2(buf[0], gbuf[0]));
+  PetscCall(PetscFree2(buf[1], gbuf[1]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -299,7 +299,7 @@ int knn_brute_group(const pm_knn_t *knn)
   return T * (T < KNN_ROW_GROUP ? KNN_ROW_GROUP / T : 1);
 }
 
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_lists_t *L, knn_buf_t *B, double *work)
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const int *tiles, knn_lists_t *L, knn_buf_t *B, double *work)
 {
   int        D = q->dim, T = knn->tile, A = D + 1;
   double    *C = work, *d2 = C + (size_t)T * T; /* T x T tile, then T x T pair distances */
@@ -316,7 +316,8 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
   /* a column tile is used by every row tile of the group while it is in cache: the block (its
      packed copy and its input rows) streams from memory once per group, not once per row tile */
-  for (pm_gidx_t j0 = 0; j0 < b->n; j0 += T) {
+  for (pm_gidx_t t = 0; t * T < b->n; t++) {
+    pm_gidx_t     j0 = (tiles ? tiles[t] : t) * (pm_gidx_t)T;
     int           nj = (int)(b->n - j0 < T ? b->n - j0 : T);
     const double *xb = b->x + j0 * D;
     /* the candidates are measured on these input rows: have them in cache by then */
@@ -337,7 +338,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       }
       if (!np) continue;
       exact_pairs(q->x + r0 * D, xb, D, pr, pc, np, d2);
-      for (int e = 0; e < np; e++) knn_offer(L, B, s0 + pr[e], r0 + pr[e], d2[e], b->start + j0 + pc[e]);
+      for (int e = 0; e < np; e++) knn_offer(L, B, s0 + pr[e], r0 + pr[e], d2[e], b->gidx ? b->gidx[j0 + pc[e]] : b->start + j0 + pc[e]);
     }
   }
   for (int ii = 0; ii < ni; ii++) knn_flush(L, B, ii, i0 + ii);
