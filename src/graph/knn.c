@@ -79,7 +79,7 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscOptionsBegin(knn->comm, NULL, "k-nearest-neighbour graph (stage knn)", NULL);
   PetscCall(PetscOptionsInt("-knn_k", "neighbours per point (default 100, clipped to N-1 only when not given)", "pm_knn_set_k", k, &k, &kset));
   PetscCall(PetscOptionsEnum("-knn_method", "exact search: auto (probe decides), brute (dgemm tiles) or tree (kd-tree per block)", "pm_knn_set_method", pm_knn_method_names, (PetscEnum)knn->method, (PetscEnum *)&knn->method, NULL));
-  PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile", "", tile, &tile, NULL));
+  PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile (a multiple of 16 (AVX-512) or 8 (AVX2) runs the fused kernels)", "", tile, &tile, NULL));
   PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, NULL));
   PetscCall(PetscOptionsEList("-knn_simd", "widest vector instructions of the kNN kernels (auto: what the processor has)", "", simd_names, 4, simd_names[simd], &simd, NULL));
   PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));

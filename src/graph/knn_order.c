@@ -79,17 +79,16 @@ static int cmp_key(const void *a, const void *b)
 
 void knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch)
 {
-  tile_key_t *k  = scratch;
-  double     *c  = (double *)(k + ntiles); /* the group's centroid */
-  int         Dc = D;
+  tile_key_t *k = scratch;
+  double     *c = (double *)(k + ntiles); /* the group's centroid */
 
-  for (int d = 0; d < Dc; d++) c[d] = 0.0;
+  for (int d = 0; d < D; d++) c[d] = 0.0;
   for (int r = 0; r < n; r++)
-    for (int d = 0; d < Dc; d++) c[d] += x[(size_t)r * D + d];
-  for (int d = 0; d < Dc; d++) c[d] /= (double)n;
+    for (int d = 0; d < D; d++) c[d] += x[(size_t)r * D + d];
+  for (int d = 0; d < D; d++) c[d] /= (double)n;
   for (int t = 0; t < ntiles; t++) {
     double s = 0.0;
-    for (int d = 0; d < Dc; d++) {
+    for (int d = 0; d < D; d++) {
       double e = cent[(size_t)t * D + d] - c[d];
       s += e * e;
     }

@@ -1,4 +1,5 @@
-/* Ring exchange: at step s every rank holds the row block of rank (rank + s) % P (brute force), or
+/* Ring exchange: at step s every rank holds the row block of rank (rank + s) % P (brute force: in
+ * that rank's kd order, with the rows' global indices), or
  * that rank's packed kd-tree (tree method), searches it for its own rows, and meanwhile receives
  * the next one from its right neighbour and passes the current one to its left neighbour
  * (MPI_Isend/Irecv posted before the compute, tested between chunks so the transfer progresses
