@@ -113,9 +113,11 @@ size_t knn_brute_work_size(const pm_knn_t *knn);
 double knn_tile_tol(int dim);
 
 /* knn_order.c: brute force in a spatial order (any order gives the same graph). */
-/* Rows of b in kd order (tiles of T consecutive rows are leaves): *xp their coordinates, *gp their
- * global indices (both allocated here). */
-PetscErrorCode knn_kd_order(const knn_block_t *b, int T, double **xp, pm_gidx_t **gp);
+/* The rows of b in kd order (tiles of T consecutive rows are leaves): gp[i] is the global index
+ * of the i-th (allocated here). */
+PetscErrorCode knn_kd_order(const knn_block_t *b, int T, pm_gidx_t **gp);
+/* Rows of x (D doubles each) in place from the input order to the kd order gp, or back. */
+PetscErrorCode knn_rows_permute(double *x, int D, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start, PetscBool back);
 /* Centroids of the tiles of T rows of b (ceil(n / T) x dim). */
 void knn_tile_centroids(const knn_block_t *b, int T, double *cent);
 /* order[0..ntiles): the tiles by the distance of their centroids from the centroid of the n rows x

@@ -142,8 +142,9 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Exact graph of X (no duplicates policy). */
-static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_graph_t **graph)
+/* Exact graph of X (no duplicates policy). Brute force reorders the rows of X in place for the
+ * search and restores them. */
+static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t **graph)
 {
   pm_graph_t     *g;
   knn_lists_t     h;
@@ -171,15 +172,15 @@ static PetscErrorCode build_graph(pm_knn_t *knn, const pm_rows_t *X, int k, pm_g
     PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
   else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
     knn_block_t kd = mine;
-    double     *xp;
     pm_gidx_t  *gp;
-    PetscCall(knn_kd_order(&mine, knn->tile, &xp, &gp));
-    kd.x    = xp;
+    /* the rows are reordered in place and restored after the ring: no second copy of the block */
+    PetscCall(knn_kd_order(&mine, knn->tile, &gp));
+    PetscCall(knn_rows_permute(X->x, X->dim, X->n_local, gp, X->row_start, PETSC_FALSE));
     kd.gidx = gp;
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     h.self = gp;
     PetscCall(knn_ring_search(knn, &kd, method, &h));
-    PetscCall(PetscFree(xp));
+    PetscCall(knn_rows_permute(X->x, X->dim, X->n_local, gp, X->row_start, PETSC_TRUE));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_finish(&h));
     PetscCall(knn_rows_unpermute(g->ind, g->dist, g->ncol, X->n_local, gp, X->row_start));

@@ -6,6 +6,7 @@
  * number of candidates changes (uniform 20-D data, simulated: 1091 -> 806 per row at 100k). */
 #include "graph/graph_impl.h"
 #include <stdlib.h>
+#include <string.h>
 
 /* Split perm[lo, hi) on the widest coordinate at the multiple of T nearest the median (as the
  * kd-tree does, so every tile of T consecutive rows is one leaf), down to single tiles. */
@@ -34,20 +35,15 @@ static void kd_split(pm_gidx_t *perm, const double *x, int D, pm_gidx_t lo, pm_g
   }
 }
 
-PetscErrorCode knn_kd_order(const knn_block_t *b, int T, double **xp, pm_gidx_t **gp)
+PetscErrorCode knn_kd_order(const knn_block_t *b, int T, pm_gidx_t **gp)
 {
-  int        D = b->dim;
   pm_gidx_t *perm;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(b->n + 1, &perm));
-  PetscCall(PetscMalloc1(b->n * D + 1, xp));
   for (pm_gidx_t r = 0; r < b->n; r++) perm[r] = r;
-  kd_split(perm, b->x, D, 0, b->n, T);
-  for (pm_gidx_t r = 0; r < b->n; r++) {
-    PetscCall(PetscArraycpy(*xp + r * D, b->x + perm[r] * D, D));
-    perm[r] = b->gidx ? b->gidx[perm[r]] : b->start + perm[r]; /* now the global index */
-  }
+  kd_split(perm, b->x, b->dim, 0, b->n, T);
+  for (pm_gidx_t r = 0; r < b->n; r++) perm[r] = b->gidx ? b->gidx[perm[r]] : b->start + perm[r]; /* the global index */
   *gp = perm;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -103,43 +99,64 @@ size_t knn_tile_order_scratch(int ntiles, int dim)
   return (size_t)ntiles * sizeof(tile_key_t) + (size_t)dim * sizeof(double);
 }
 
-PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start)
+/* Rows of `bytes` bytes each: forward, the row at gp[i] - start moves to slot i (input -> kd order);
+ * back, the row at slot i moves to gp[i] - start (kd -> input order). In place, one cycle at a
+ * time (done: n bytes, tmp: one row). */
+static void permute_rows(char *a, size_t bytes, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start, PetscBool back, char *done, char *tmp)
 {
-  char      *done;
-  pm_gidx_t *ti;
-  double    *td;
+  memset(done, 0, (size_t)n);
+  for (pm_gidx_t i = 0; i < n; i++) {
+    pm_gidx_t j = i;
+    if (done[i] || gp[i] - start == i) continue;
+    memcpy(tmp, a + (size_t)i * bytes, bytes);
+    if (back)
+      for (;;) { /* carry the row of slot j to its place, pick up the one there */
+        pm_gidx_t to = gp[j] - start;
+        done[j]      = 1;
+        if (to == i) {
+          memcpy(a + (size_t)i * bytes, tmp, bytes);
+          break;
+        }
+        for (size_t c = 0; c < bytes; c++) {
+          char t                   = a[(size_t)to * bytes + c];
+          a[(size_t)to * bytes + c] = tmp[c];
+          tmp[c]                   = t;
+        }
+        j = to;
+      }
+    else
+      for (;;) { /* fill slot j from its source, which becomes the next slot to fill */
+        pm_gidx_t from = gp[j] - start;
+        done[j]        = 1;
+        if (from == i) {
+          memcpy(a + (size_t)j * bytes, tmp, bytes);
+          break;
+        }
+        memcpy(a + (size_t)j * bytes, a + (size_t)from * bytes, bytes);
+        j = from;
+      }
+  }
+}
+
+PetscErrorCode knn_rows_permute(double *x, int D, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start, PetscBool back)
+{
+  char *done, *tmp;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscCalloc1(n + 1, &done));
-  PetscCall(PetscMalloc2(ncol, &ti, ncol, &td));
-  for (pm_gidx_t i = 0; i < n; i++) { /* row i belongs at gp[i] - start: follow each cycle once */
-    pm_gidx_t j;
-    if (done[i] || gp[i] - start == i) continue;
-    PetscCall(PetscArraycpy(ti, ind + i * ncol, ncol));
-    PetscCall(PetscArraycpy(td, dist + i * ncol, ncol));
-    j = i;
-    for (;;) { /* the row now in slot j goes to slot gp[j] - start; the one there moves on */
-      pm_gidx_t to = gp[j] - start;
-      done[j]      = 1;
-      if (to == i) {
-        PetscCall(PetscArraycpy(ind + to * ncol, ti, ncol));
-        PetscCall(PetscArraycpy(dist + to * ncol, td, ncol));
-        break;
-      }
-      /* swap the carried row with slot `to`: carry what was there */
-      for (int c = 0; c < ncol; c++) {
-        pm_gidx_t a = ind[to * ncol + c];
-        double    b = dist[to * ncol + c];
-        ind[to * ncol + c]  = ti[c];
-        dist[to * ncol + c] = td[c];
-        ti[c]               = a;
-        td[c]               = b;
-      }
-      /* the row carried now was in slot `to`, i.e. it is row `to` of the permuted order */
-      j = to;
-    }
-  }
-  PetscCall(PetscFree(done));
-  PetscCall(PetscFree2(ti, td));
+  PetscCall(PetscMalloc2(n + 1, &done, (size_t)D * sizeof(double) + 1, &tmp));
+  permute_rows((char *)x, (size_t)D * sizeof(double), n, gp, start, back, done, tmp);
+  PetscCall(PetscFree2(done, tmp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start)
+{
+  char *done, *tmp;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(n + 1, &done, (size_t)ncol * sizeof(double) + 1, &tmp));
+  permute_rows((char *)ind, (size_t)ncol * sizeof(pm_gidx_t), n, gp, start, PETSC_TRUE, done, tmp);
+  permute_rows((char *)dist, (size_t)ncol * sizeof(double), n, gp, start, PETSC_TRUE, done, tmp);
+  PetscCall(PetscFree2(done, tmp));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -34,7 +34,7 @@ static PetscErrorCode check_set(MPI_Comm comm, const char *set)
   pm_rows_t  *X;
   pm_graph_t *g[3];
   int64_t    *rind;
-  double     *rdist;
+  double     *rdist, *x0;
   const char *mname[3] = {"brute", "tree", "auto"};
   int         k = 100, ncol = 101;
 
@@ -42,6 +42,8 @@ static PetscErrorCode check_set(MPI_Comm comm, const char *set)
   PetscCall(PetscSNPrintf(xpath, sizeof xpath, "tests/data/reference/%s.npy", set));
   PetscCall(PetscSNPrintf(rpath, sizeof rpath, "tests/data/reference/%s_dadapy_ref.h5", set));
   PetscCall(pm_matrix_read(comm, xpath, PM_FMT_NPY, NULL, &X));
+  PetscCall(PetscMalloc1(X->n_local * X->dim + 1, &x0));
+  PetscCall(PetscArraycpy(x0, X->x, X->n_local * X->dim));
   for (int m = 0; m < 3; m++) {
     pm_knn_t *knn;
     PetscCall(pm_knn_create(comm, &knn));
@@ -51,6 +53,12 @@ static PetscErrorCode check_set(MPI_Comm comm, const char *set)
                                                                     : PM_KNN_AUTO));
     PetscCall(pm_knn_build(knn, &X, &g[m]));
     PetscCall(pm_knn_destroy(&knn));
+  }
+  { /* brute force reorders the rows in place during the search: they must come back as read */
+    PetscBool same = PETSC_TRUE;
+    for (int64_t e = 0; e < X->n_local * X->dim; e++) same &= X->x[e] == x0[e];
+    PM_TEST(same, "%s: the input rows are not restored after the kNN builds", set);
+    PetscCall(PetscFree(x0));
   }
   PetscCall(PetscMalloc2(X->n_local * ncol + 1, &rind, X->n_local * ncol + 1, &rdist));
   PM_TEST(read_ref_rows(rpath, "/knn/indices", H5T_NATIVE_INT64, X->row_start, X->n_local, ncol, rind), "%s: read knn/indices", rpath);
