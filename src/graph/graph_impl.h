@@ -163,21 +163,24 @@ typedef struct {
                          dim + j of the sample; -1 for a single cell */
 } knn_cell_t;
 /* A strided sample of the input rows on rank 0 (global rows r N / m, r < m: the same rows for any
- * rank count); other ranks hold none (x NULL). The method probe and the cell cuts share it. */
+ * rank count); other ranks hold none (x NULL), or a copy while the method probe runs on all ranks.
+ * The method probe and the cell cuts share it. */
 typedef struct {
   pm_gidx_t m;
-  double   *x;      /* m x dim on rank 0 */
+  double   *x;      /* m x dim on rank 0 (and, for the probe, on every rank) */
   double    radius; /* rank 0, once probed (knn_sample_probe): the estimated k-th neighbour distance; < 0 before */
 } knn_sample_t;
 /* Collective; m = min(N, want). */
 PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s);
 PetscErrorCode knn_sample_free(knn_sample_t *s);
-/* Rank 0 alone (not collective): the k-NN query of a few strided sample rows in a kd-tree over
- * (at most 16384 strided rows of) the sample, of N points in all. f: the fraction of a brute-force
- * scan the tree needed; s->radius: the median distance of a query to its k'-th other sample row,
- * k' = ceil(k m / N), which estimates the distance to the k-th neighbour among all N points. Once
- * f reaches stop_f the probe stops: f is then only a lower bound, and there is no radius. */
-PetscErrorCode knn_sample_probe(knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double stop_f, double *f);
+/* Collective on comm, whose ranks all hold the sample (rank 0 alone: PETSC_COMM_SELF): the k-NN
+ * query of a few strided sample rows in a kd-tree over (at most 16384 strided rows of) the sample,
+ * of N points in all, the queries dealt out over the ranks. f (every rank): the fraction of a
+ * brute-force scan the tree needed; s->radius (rank 0 of comm): the median distance of a query to
+ * its k'-th other sample row, k' = ceil(k m / N), which estimates the distance to the k-th
+ * neighbour among all N points. Once f reaches stop_f the probe stops: f is then only a lower
+ * bound, and there is no radius. f and the radius do not depend on the rank count. */
+PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double stop_f, double *f);
 /* s: a sample already fetched (used when it has the size the cuts need), or NULL; k: neighbours. */
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell);
 /* Frees *ind and *dist (PetscMalloc2'ed together) once they are sent. */

@@ -255,7 +255,7 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
     cut_data_t S = {s->x, NULL, -1.0, NULL, NULL, NULL, NULL};
     pm_gidx_t *perm;
     double    *y, fr;
-    if (s->radius < 0.0) PetscCall(knn_sample_probe(s, D, knn->leaf, N, k, PETSC_INFINITY, &fr));
+    if (s->radius < 0.0) PetscCall(knn_sample_probe(PETSC_COMM_SELF, s, D, knn->leaf, N, k, PETSC_INFINITY, &fr));
     S.radius = s->radius;
     if (T->npc) {
       knn_block_t b = {0, m, D, s->x, NULL};

@@ -1,14 +1,16 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
  * Probe: rank 0 gathers a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the same
- * sample for any rank count, kept for the cell cuts), builds a kd-tree over it and runs the real
- * k-NN query, one row at a time, for PROBE_Q of them; f = distances computed / (queries x m) is the fraction of a
- * brute-force scan the tree needs at that scale (it only falls as N grows, so the probe is
- * pessimistic for the tree). A tree distance costs 6-13 times a brute-force pair (measured on the
- * benchmark sets, docs/knn.md), but the probe overestimates the tree's fraction 2-4x at 100k points,
- * so the tree is chosen when f < 1 / TREE_COST_RATIO = 0.2. f only grows with every query, so the
- * probe stops as soon as it reaches 0.2 (brute force is then certain: on uniform 20-D data after
- * ~a fifth of the queries). Rank 0 broadcasts the verdict. The same queries estimate the k-th
- * neighbour distance for the cell cuts (knn_part.c). */
+ * sample for any rank count, kept for the cell cuts) and broadcasts it; every rank builds a kd-tree
+ * over it and runs the real k-NN query, one row at a time, for its share of the PROBE_Q queries;
+ * f = distances computed / (queries x m) is the fraction of a brute-force scan the tree needs at
+ * that scale (it only falls as N grows, so the probe is pessimistic for the tree). A tree distance
+ * costs 6-13 times a brute-force pair (measured on the benchmark sets, docs/knn.md), but the probe
+ * overestimates the tree's fraction 2-4x at 100k points, so the tree is chosen when
+ * f < 1 / TREE_COST_RATIO = 0.2. f only grows with every query, so the probe stops as soon as it
+ * reaches 0.2 (brute force is then certain: on uniform 20-D data after ~a fifth of the queries).
+ * The counts are summed over the ranks after every round of queries, so every rank reaches the
+ * same verdict, and the same one for any rank count. The same queries estimate the k-th neighbour
+ * distance for the cell cuts (knn_part.c). */
 #include "graph/graph_impl.h"
 
 #define PROBE_M         16384
@@ -76,50 +78,73 @@ static double median(const double *v, pm_gidx_t nq, int ld, pm_gidx_t *perm)
   return v[perm[nq / 2] * ld];
 }
 
-PetscErrorCode knn_sample_probe(knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, double stop_f, double *f)
+PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, double stop_f, double *f)
 {
-  pm_gidx_t   m = PetscMin(s->m, (pm_gidx_t)PROBE_M), nq = PetscMin(m, (pm_gidx_t)PROBE_Q), kp, *ind, *order;
-  int         kk;
+  pm_gidx_t   m = PetscMin(s->m, (pm_gidx_t)PROBE_M), nq = PetscMin(m, (pm_gidx_t)PROBE_Q), nmine, rounds, kp, *ind, *order;
+  int         kk, rank, size, done = 0;
   double     *xs, *xq, *dist;
   knn_block_t b, q;
-  knn_tree_t *t;
+  knn_tree_t *t = NULL;
   knn_lists_t h;
   knn_buf_t   buf;
-  int64_t     ev = 0;
+  int64_t     ev = 0, evall = 0;
 
   PetscFunctionBeginUser;
   *f = 1.0;
   if (m < 3) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
   kk = (int)PetscMin((pm_gidx_t)k, m - 1);
   xs = s->x;
   if (m < s->m) { /* at most PROBE_M strided rows of the sample */
     PetscCall(PetscMalloc1(m * D, &xs));
     for (pm_gidx_t r = 0; r < m; r++) PetscCall(PetscArraycpy(xs + r * D, s->x + (r * s->m / m) * D, D));
   }
-  b = (knn_block_t){0, m, D, xs, NULL};
-  PetscCall(knn_tree_create(&b, leaf, &t));
-  PetscCall(PetscMalloc4(nq * (kk + 1), &ind, nq * (kk + 1), &dist, nq, &order, nq * D, &xq));
-  for (pm_gidx_t r = 0; r < nq; r++) order[r] = r * (m / nq);
-  /* queries are sample rows order[r]; lists are indexed by query, so query through a block whose
-     row r is sample row order[r] */
-  for (pm_gidx_t r = 0; r < nq; r++) PetscCall(PetscArraycpy(xq + r * D, xs + order[r] * D, D));
-  q = (knn_block_t){0, nq, D, xq, NULL};
-  PetscCall(knn_lists_init(&h, nq, -1 - m, kk, ind, dist)); /* row_start outside: the query itself is one of its kk */
+  /* this rank's queries: the strided query rows j (sample row j (m / nq)) with j % size == rank */
+  nmine = nq > rank ? (nq - rank + size - 1) / size : 0;
+  b     = (knn_block_t){0, m, D, xs, NULL};
+  t     = NULL;
+  if (nmine) PetscCall(knn_tree_create(&b, leaf, &t)); /* the same tree on every rank that queries */
+  rounds = ((nq + size - 1) / size + PROBE_CHUNK - 1) / PROBE_CHUNK; /* the same on every rank */
+  PetscCall(PetscMalloc3(nmine * (kk + 1) + 1, &ind, nmine * (kk + 1) + 1, &dist, nmine * D + 1, &xq));
+  PetscCall(PetscMalloc1(nmine + 1, &order));
+  /* lists are indexed by query, so query through a block whose row r is this rank's r-th query */
+  for (pm_gidx_t r = 0; r < nmine; r++) PetscCall(PetscArraycpy(xq + r * D, xs + (rank + r * size) * (m / nq) * D, D));
+  q = (knn_block_t){0, nmine, D, xq, NULL};
+  PetscCall(knn_lists_init(&h, nmine, -1 - m, kk, ind, dist)); /* row_start outside: the query itself is one of its kk */
   PetscCall(knn_buf_create(1, KNN_TREE_BUF, kk, &buf));
-  for (pm_gidx_t r = 0; r < nq; r++) order[r] = r;
-  for (pm_gidx_t r0 = 0; r0 < nq; r0 += PROBE_CHUNK) { /* f only grows: stop once it reaches stop_f */
-    PetscCall(knn_tree_query(t, &q, order + r0, PetscMin((pm_gidx_t)PROBE_CHUNK, nq - r0), &h, &buf, &ev));
-    *f = (double)ev / ((double)nq * (double)m);
+  for (pm_gidx_t r = 0; r < nmine; r++) order[r] = r;
+  for (pm_gidx_t rd = 0; rd < rounds; rd++) { /* f only grows: stop once it reaches stop_f */
+    pm_gidx_t r0 = rd * PROBE_CHUNK;
+    if (r0 < nmine) PetscCall(knn_tree_query(t, &q, order + r0, PetscMin((pm_gidx_t)PROBE_CHUNK, nmine - r0), &h, &buf, &ev));
+    PetscCallMPI(MPI_Allreduce(&ev, &evall, 1, MPI_INT64_T, MPI_SUM, comm));
+    *f = (double)evall / ((double)nq * (double)m);
     if (*f >= stop_f) break;
+    done = rd + 1 == rounds;
   }
-  if (*f < stop_f) { /* ran to the end (else f is only a lower bound, and there is no radius) */
+  if (done) { /* ran to the end (else f is only a lower bound, and there is no radius) */
+    double    *mine, *all = NULL;
+    pm_gidx_t *perm = NULL;
+    int       *cnt = NULL, *dsp = NULL, n = (int)nmine;
     PetscCall(knn_lists_finish(&h)); /* row r: column 1 the query itself (distance 0), then the others in order */
-    kp        = PetscMin(PetscMax((pm_gidx_t)1, ((pm_gidx_t)k * m + N - 1) / N), (pm_gidx_t)kk - 1);
-    s->radius = kp >= 1 ? median(dist + 1 + kp, nq, kk + 1, order) : 0.0;
+    kp = PetscMin(PetscMax((pm_gidx_t)1, ((pm_gidx_t)k * m + N - 1) / N), (pm_gidx_t)kk - 1);
+    PetscCall(PetscMalloc1(nmine + 1, &mine));
+    for (pm_gidx_t r = 0; r < nmine; r++) mine[r] = kp >= 1 ? dist[r * (kk + 1) + 1 + kp] : 0.0;
+    if (rank == 0) PetscCall(PetscMalloc4(nq, &all, nq, &perm, size, &cnt, size, &dsp));
+    PetscCallMPI(MPI_Gather(&n, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm));
+    if (rank == 0)
+      for (int p = 0, off = 0; p < size; off += cnt[p++]) dsp[p] = off;
+    PetscCallMPI(MPI_Gatherv(mine, n, MPI_DOUBLE, all, cnt, dsp, MPI_DOUBLE, 0, comm));
+    if (rank == 0) { /* the median of all queries' k'-th distances: the same values for any rank count */
+      s->radius = median(all, nq, 1, perm);
+      PetscCall(PetscFree4(all, perm, cnt, dsp));
+    }
+    PetscCall(PetscFree(mine));
   }
   PetscCall(knn_buf_destroy(&buf));
   PetscCall(knn_lists_free(&h));
-  PetscCall(PetscFree4(ind, dist, order, xq));
+  PetscCall(PetscFree3(ind, dist, xq));
+  PetscCall(PetscFree(order));
   if (xs != s->x) PetscCall(PetscFree(xs));
   PetscCall(knn_tree_destroy(&t));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -128,7 +153,7 @@ PetscErrorCode knn_sample_probe(knn_sample_t *s, int D, int leaf, pm_gidx_t N, i
 PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method, knn_sample_t *s)
 {
   double f;
-  int    choice, rank;
+  int    choice, rank, size;
 
   PetscFunctionBeginUser;
   if (knn->method != PM_KNN_AUTO) {
@@ -137,12 +162,16 @@ PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   }
   PetscCall(PetscLogEventBegin(knn->ev_probe, 0, 0, 0, 0));
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   PetscCall(knn_sample_fetch(knn, mine, n_global, PROBE_M, s));
-  f = 1.0;
-  if (rank == 0) PetscCall(knn_sample_probe(s, mine->dim, knn->leaf, n_global, k, 1.0 / TREE_COST_RATIO, &f));
-  choice = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE;
-  PetscCallMPI(MPI_Bcast(&choice, 1, MPI_INT, 0, knn->comm)); /* rank 0 probed */
-  PetscCallMPI(MPI_Bcast(&f, 1, MPI_DOUBLE, 0, knn->comm));
+  if (size > 1) { /* every rank builds the probe tree and runs its share of the queries */
+    PetscCheck(s->m * mine->dim <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN probe: a sample of %" PRId64 " x %d values exceeds the MPI count limit", s->m, mine->dim);
+    if (rank) PetscCall(PetscMalloc1(s->m * mine->dim + 1, &s->x));
+    PetscCallMPI(MPI_Bcast(s->x, (int)(s->m * mine->dim), MPI_DOUBLE, 0, knn->comm));
+  }
+  PetscCall(knn_sample_probe(knn->comm, s, mine->dim, knn->leaf, n_global, k, 1.0 / TREE_COST_RATIO, &f));
+  if (rank) PetscCall(PetscFree(s->x)); /* the cuts use rank 0's */
+  choice  = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE; /* f: the same on every rank (an integer sum) */
   *method = (pm_knn_method_t)choice;
   PetscCall(PetscInfo(NULL, "kNN auto: the tree needs %s%.4f of the brute-force distances on a %" PRId64 "-point probe -> %s\n", choice == PM_KNN_BRUTE ? "at least " : "", f, PetscMin(n_global, (pm_gidx_t)PROBE_M), pm_knn_method_names[choice]));
   PetscCall(PetscLogEventEnd(knn->ev_probe, 0, 0, 0, 0));
