@@ -103,10 +103,11 @@ void   knn_brute_pack_queries(const knn_block_t *q, const double *mu, int tile, 
 void   knn_brute_augment(const knn_block_t *b, const double *mu, int tile, double *ba);
 /* Rows per brute-force group: the tile times max(1, KNN_ROW_GROUP / tile). */
 int knn_brute_group(const pm_knn_t *knn);
+typedef struct knn_plan knn_plan_t; /* knn_order.c */
 /* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b, its
- * column tiles in the order tiles[] (NULL: in order); flushes their buffers at the end. Global
- * index of block row j: b->gidx[j], or b->start + j. */
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const int *tiles, knn_lists_t *L, knn_buf_t *B, double *work);
+ * column tiles as planned (NULL: all, in order); flushes their buffers at the end. Global index
+ * of block row j: b->gidx[j], or b->start + j. */
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */
@@ -118,11 +119,21 @@ double knn_tile_tol(int dim);
 PetscErrorCode knn_kd_order(const knn_block_t *b, int T, pm_gidx_t **gp);
 /* Rows of x (D doubles each) in place from the input order to the kd order gp, or back. */
 PetscErrorCode knn_rows_permute(double *x, int D, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start, PetscBool back);
-/* Centroids of the tiles of T rows of b (ceil(n / T) x dim). */
-void knn_tile_centroids(const knn_block_t *b, int T, double *cent);
+/* Centroids (ceil(n / T) x dim) and boxes (lows then highs, 2 dim each) of the tiles of T rows of b. */
+void knn_tile_centroids(const knn_block_t *b, int T, double *cent, double *box);
 /* order[0..ntiles): the tiles by the distance of their centroids from the centroid of the n rows x
- * (dim D), nearest first (ties by tile number); scratch: knn_tile_order_scratch bytes. */
-void   knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch);
+ * (dim D), nearest first (ties by tile number); gbox: the rows' box; scratch:
+ * knn_tile_order_scratch bytes. */
+void   knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch, double *gbox);
+/* Squared distance between two boxes (lows then highs), rounded. */
+double knn_box_gap2(const double *a, const double *b, int D);
+/* Brute force over a block in a planned order: the tiles in order[], each skipped when its box
+ * (tbox + 2 D t) lies farther from the query group's box than every bound of the group. */
+struct knn_plan {
+  const int    *order;
+  const double *tbox, *gbox;
+  int64_t       skipped; /* tiles skipped (added to) */
+};
 size_t knn_tile_order_scratch(int ntiles, int dim);
 /* Move the rows of ind/dist (ncol each) from kd order to input order: row i goes to gp[i] - start. */
 PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start);

@@ -48,7 +48,22 @@ PetscErrorCode knn_kd_order(const knn_block_t *b, int T, pm_gidx_t **gp)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-void knn_tile_centroids(const knn_block_t *b, int T, double *cent)
+/* Lows then highs of the n rows x (D columns) in box (2 D). */
+static void rows_box(const double *x, pm_gidx_t n, int D, double *box)
+{
+  for (int d = 0; d < D; d++) {
+    box[d]     = PETSC_INFINITY;
+    box[D + d] = -PETSC_INFINITY;
+  }
+  for (pm_gidx_t j = 0; j < n; j++)
+    for (int d = 0; d < D; d++) {
+      double v   = x[j * D + d];
+      box[d]     = v < box[d] ? v : box[d];
+      box[D + d] = v > box[D + d] ? v : box[D + d];
+    }
+}
+
+void knn_tile_centroids(const knn_block_t *b, int T, double *cent, double *box)
 {
   int D = b->dim;
   for (pm_gidx_t j0 = 0, t = 0; j0 < b->n; j0 += T, t++) {
@@ -58,7 +73,19 @@ void knn_tile_centroids(const knn_block_t *b, int T, double *cent)
     for (pm_gidx_t j = j0; j < j0 + nj; j++)
       for (int d = 0; d < D; d++) c[d] += b->x[j * D + d];
     for (int d = 0; d < D; d++) c[d] /= (double)nj;
+    rows_box(b->x + j0 * D, nj, D, box + 2 * t * D);
   }
+}
+
+double knn_box_gap2(const double *a, const double *b, int D)
+{
+  double s = 0.0;
+  for (int d = 0; d < D; d++) {
+    double g = a[d] - b[D + d], h = b[d] - a[D + d]; /* a below b, b below a */
+    g        = g > h ? g : h;
+    if (g > 0.0) s += g * g;
+  }
+  return s;
 }
 
 typedef struct {
@@ -73,7 +100,7 @@ static int cmp_key(const void *a, const void *b)
   return (x->tile > y->tile) - (x->tile < y->tile);
 }
 
-void knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch)
+void knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch, double *gbox)
 {
   tile_key_t *k = scratch;
   double     *c = (double *)(k + ntiles); /* the group's centroid */
@@ -91,6 +118,7 @@ void knn_tile_order(const double *cent, int ntiles, int D, const double *x, int 
     k[t] = (tile_key_t){s, t};
   }
   qsort(k, (size_t)ntiles, sizeof *k, cmp_key);
+  rows_box(x, n, D, gbox);
   for (int t = 0; t < ntiles; t++) order[t] = k[t].tile;
 }
 

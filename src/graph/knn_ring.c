@@ -14,7 +14,8 @@ typedef struct {
   knn_lists_t       *h;
   knn_buf_t          buf;
   double            *mu, *qc, *qn, *work, *ba; /* brute */
-  double            *cent;                     /* brute: centroids of the block's tiles */
+  double            *cent, *tbox, *gbox;       /* brute: centroids and boxes of the block's tiles, the group's box */
+  int64_t            tskip, ttot;              /* brute: tiles skipped, tiles in all */
   int               *tiles;                    /* brute: the tile order of one row group */
   void              *tscratch;
   pm_gidx_t         *order;                    /* tree: query order (own tree order) */
@@ -51,7 +52,7 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
   {
     pm_gidx_t nt = (nmax + c->knn->tile - 1) / c->knn->tile;
     PetscCheck(nt <= INT32_MAX, c->knn->comm, PETSC_ERR_SUP, "kNN: %" PRId64 " tiles in one block; raise -knn_tile or use more ranks", nt);
-    PetscCall(PetscMalloc1(nt * D + 1, &c->cent));
+    PetscCall(PetscMalloc3(nt * D + 1, &c->cent, 2 * nt * D + 1, &c->tbox, 2 * D, &c->gbox));
     PetscCall(PetscMalloc1(nt + 1, &c->tiles));
     PetscCall(PetscMalloc(knn_tile_order_scratch((int)nt, D) + 1, &c->tscratch));
   }
@@ -106,12 +107,15 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
 
   PetscFunctionBeginUser;
   knn_brute_augment(b, c->mu, T, c->ba);
-  knn_tile_centroids(b, T, c->cent);
+  knn_tile_centroids(b, T, c->cent, c->tbox);
   for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
-    int ni = (int)(q->n - i0 < G ? q->n - i0 : G);
+    int        ni   = (int)(q->n - i0 < G ? q->n - i0 : G);
+    knn_plan_t plan = {c->tiles, c->tbox, c->gbox, 0};
     /* the rows are in kd order, so a group is compact: the tiles nearest it first */
-    knn_tile_order(c->cent, nt, q->dim, q->x + i0 * q->dim, ni, c->tiles, c->tscratch);
-    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->tiles, c->h, &c->buf, c->work));
+    knn_tile_order(c->cent, nt, q->dim, q->x + i0 * q->dim, ni, c->tiles, c->tscratch, c->gbox);
+    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, &plan, c->h, &c->buf, c->work));
+    c->tskip += plan.skipped;
+    c->ttot += nt;
     PetscCall(test_requests(nreq, req));
     c->done += ni * b->n;
     PetscCall(pm_progress_step(c->prog, c->done));
@@ -127,7 +131,7 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscCall(PetscFree(c->qn));
   PetscCall(PetscFree(c->work));
   PetscCall(PetscFree(c->ba));
-  PetscCall(PetscFree(c->cent));
+  PetscCall(PetscFree3(c->cent, c->tbox, c->gbox));
   PetscCall(PetscFree(c->tiles));
   PetscCall(PetscFree(c->tscratch));
   PetscCall(PetscFree(c->order));
@@ -316,6 +320,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
     PetscCall(block_ring(&c, rank, size, starts, nmax));
+    PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank\n", c.tskip, c.ttot));
   }
   PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));
   PetscCall(PetscFree(starts));

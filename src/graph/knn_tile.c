@@ -299,7 +299,7 @@ int knn_brute_group(const pm_knn_t *knn)
   return T * (T < KNN_ROW_GROUP ? KNN_ROW_GROUP / T : 1);
 }
 
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const int *tiles, knn_lists_t *L, knn_buf_t *B, double *work)
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work)
 {
   int        D = q->dim, T = knn->tile, A = D + 1;
   double    *C = work, *d2 = C + (size_t)T * T; /* T x T tile, then T x T pair distances */
@@ -317,8 +317,18 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   /* a column tile is used by every row tile of the group while it is in cache: the block (its
      packed copy and its input rows) streams from memory once per group, not once per row tile */
   for (pm_gidx_t t = 0; t * T < b->n; t++) {
-    pm_gidx_t     j0 = (tiles ? tiles[t] : t) * (pm_gidx_t)T;
+    pm_gidx_t     tt = plan ? plan->order[t] : t, j0 = tt * (pm_gidx_t)T;
     int           nj = (int)(b->n - j0 < T ? b->n - j0 : T);
+    if (plan) { /* the tile cannot hold a neighbour of any row of the group: skip it */
+      double gmax = 0.0, lb2 = knn_box_gap2(plan->gbox, plan->tbox + 2 * tt * D, D);
+      for (int ii = 0; ii < ni; ii++) gmax = L->bound2[i0 + ii] > gmax ? L->bound2[i0 + ii] : gmax;
+      /* every exact distance of the pair of boxes is >= lb2 (1 - 2 (D + 4) eps): the rounding of
+         knn_dist2's sum and of the gaps; the margin doubles that */
+      if (lb2 * (1.0 - 4.0 * (D + 4) * DBL_EPSILON) > gmax) {
+        plan->skipped++;
+        continue;
+      }
+    }
     const double *xb = b->x + j0 * D;
     /* the candidates are measured on these input rows: have them in cache by then */
     for (size_t off = 0; off < (size_t)nj * D * sizeof(double); off += 64) __builtin_prefetch((const char *)xb + off);
