@@ -4,13 +4,10 @@
  * over it and runs the real k-NN query, one row at a time, for its share of the PROBE_Q queries;
  * f = distances computed / (queries x m) is the fraction of a brute-force scan the tree needs at
  * that scale (it only falls as N grows, so the probe is pessimistic for the tree). A tree distance
- * costs 6-13 times a brute-force pair, the probe overestimates the tree's fraction 2-4x at 100k
- * points, and brute force skips the tiles its bounds rule out, which on clustered data is most of
- * them (docs/knn.md): the tree is chosen when f < 1 / TREE_COST_RATIO = 0.1 (the benchmark's
- * perf set, f = 0.147, is 1.6-1.8x faster by brute force at 20k-1M; its lowdim set, f = 0.066,
- * several times faster by the tree). f only grows with every query, so the probe stops as soon
- * as it reaches 0.1 (brute force is then certain: on uniform 20-D data after ~a tenth of the
- * queries).
+ * costs 6-13 times a brute-force pair (measured on the benchmark sets, docs/knn.md), but the probe
+ * overestimates the tree's fraction 2-4x at 100k points, so the tree is chosen when
+ * f < 1 / TREE_COST_RATIO = 0.2. f only grows with every query, so the probe stops as soon as it
+ * reaches 0.2 (brute force is then certain: on uniform 20-D data after ~a fifth of the queries).
  * The counts are summed over the ranks after every round of queries, so every rank reaches the
  * same verdict, and the same one for any rank count. The same queries estimate the k-th neighbour
  * distance for the cell cuts (knn_part.c). */
@@ -19,7 +16,7 @@
 #define PROBE_M         16384
 #define PROBE_Q         256
 #define PROBE_CHUNK     8 /* queries between checks of the early stop */
-#define TREE_COST_RATIO 10.0
+#define TREE_COST_RATIO 5.0
 
 /* First sample index r (of m, row r N / m) at or after global row g: ceil(g m / N). */
 static pm_gidx_t first_sample(pm_gidx_t g, pm_gidx_t m, pm_gidx_t N)
