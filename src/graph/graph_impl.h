@@ -125,6 +125,8 @@ void knn_tile_centroids(const knn_block_t *b, int T, double *cent, double *box);
  * (dim D), nearest first (ties by tile number); gbox: the rows' box; scratch:
  * knn_tile_order_scratch bytes. */
 void   knn_tile_order(const double *cent, int ntiles, int D, const double *x, int n, int *order, void *scratch, double *gbox);
+/* The box of the n rows x (D columns): lows then highs (2 D). */
+void knn_rows_box(const double *x, pm_gidx_t n, int D, double *box);
 /* Squared distance between two boxes (lows then highs), rounded. */
 double knn_box_gap2(const double *a, const double *b, int D);
 /* Brute force over a block in a planned order: the tiles in order[], each skipped when its box
@@ -181,8 +183,8 @@ typedef struct {
   double   *x;      /* m x dim on rank 0 (and, for the probe, on every rank) */
   double    radius; /* rank 0, once probed (knn_sample_probe): the estimated k-th neighbour distance; < 0 before */
 } knn_sample_t;
-/* Collective; m = min(N, want). */
-PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s);
+/* Collective; m = min(N, want); on every rank when all, else on rank 0. */
+PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, PetscBool all, knn_sample_t *s);
 PetscErrorCode knn_sample_free(knn_sample_t *s);
 /* Collective on comm, whose ranks all hold the sample (rank 0 alone: PETSC_COMM_SELF): the k-NN
  * query of a few strided sample rows in a kd-tree over (at most 16384 strided rows of) the sample,

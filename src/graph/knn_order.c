@@ -48,8 +48,7 @@ PetscErrorCode knn_kd_order(const knn_block_t *b, int T, pm_gidx_t **gp)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Lows then highs of the n rows x (D columns) in box (2 D). */
-static void rows_box(const double *x, pm_gidx_t n, int D, double *box)
+void knn_rows_box(const double *x, pm_gidx_t n, int D, double *box)
 {
   for (int d = 0; d < D; d++) {
     box[d]     = PETSC_INFINITY;
@@ -73,7 +72,7 @@ void knn_tile_centroids(const knn_block_t *b, int T, double *cent, double *box)
     for (pm_gidx_t j = j0; j < j0 + nj; j++)
       for (int d = 0; d < D; d++) c[d] += b->x[j * D + d];
     for (int d = 0; d < D; d++) c[d] /= (double)nj;
-    rows_box(b->x + j0 * D, nj, D, box + 2 * t * D);
+    knn_rows_box(b->x + j0 * D, nj, D, box + 2 * t * D);
   }
 }
 
@@ -118,7 +117,7 @@ void knn_tile_order(const double *cent, int ntiles, int D, const double *x, int 
     k[t] = (tile_key_t){s, t};
   }
   qsort(k, (size_t)ntiles, sizeof *k, cmp_key);
-  rows_box(x, n, D, gbox);
+  knn_rows_box(x, n, D, gbox);
   for (int t = 0; t < ntiles; t++) order[t] = k[t].tile;
 }
 

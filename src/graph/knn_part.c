@@ -244,7 +244,7 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
   m = PetscMin(N, PetscMax((pm_gidx_t)CELL_SAMPLE_MIN, (pm_gidx_t)CELL_SAMPLE_PER * size));
   if (!s || s->m != m) { /* the probe's sample is too small (many ranks) or there was none */
-    PetscCall(knn_sample_fetch(knn, mine, N, m, &own));
+    PetscCall(knn_sample_fetch(knn, mine, N, m, PETSC_FALSE, &own));
     s = &own;
   }
   T->D   = D;

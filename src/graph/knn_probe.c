@@ -1,6 +1,6 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
- * Probe: rank 0 gathers a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the same
- * sample for any rank count, kept for the cell cuts) and broadcasts it; every rank builds a kd-tree
+ * Probe: every rank gathers a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the
+ * same sample for any rank count; rank 0 keeps it for the cell cuts); every rank builds a kd-tree
  * over it and runs the real k-NN query, one row at a time, for its share of the PROBE_Q queries;
  * f = distances computed / (queries x m) is the fraction of a brute-force scan the tree needs at
  * that scale (it only falls as N grows, so the probe is pessimistic for the tree). A tree distance
@@ -25,8 +25,8 @@ static pm_gidx_t first_sample(pm_gidx_t g, pm_gidx_t m, pm_gidx_t N)
 }
 
 /* The sample is strided (row r N / m), so every rank knows which of its rows belong to it and the
- * rows are gathered on rank 0 in sample order with one Gatherv: no request exchange, no sort. */
-PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, knn_sample_t *s)
+ * rows are gathered in sample order with one Gatherv (or Allgatherv): no request exchange, no sort. */
+PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, PetscBool all, knn_sample_t *s)
 {
   int          rank, size, nsend, *cnt = NULL, *dsp = NULL, D = mine->dim;
   pm_gidx_t    r0, r1;
@@ -43,20 +43,22 @@ PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_
   r0    = first_sample(mine->start, s->m, N);
   r1    = first_sample(mine->start + mine->n, s->m, N);
   nsend = (int)(r1 - r0);
-  if (rank == 0) { /* rank 0's rows come first: packed in place */
+  if (all || rank == 0) { /* the receivers: this rank's rows packed in their place */
     PetscCall(PetscMalloc1(s->m * D + 1, &s->x));
     PetscCall(PetscMalloc2(size, &cnt, size, &dsp));
-    send = s->x;
+    send = s->x + r0 * D;
   } else PetscCall(PetscMalloc1((size_t)nsend * D + 1, &send));
   for (pm_gidx_t r = r0; r < r1; r++) PetscCall(PetscArraycpy(send + (r - r0) * D, mine->x + (r * N / s->m - mine->start) * D, D));
-  PetscCallMPI(MPI_Gather(&nsend, 1, MPI_INT, cnt, 1, MPI_INT, 0, knn->comm));
-  if (rank == 0)
+  if (all) PetscCallMPI(MPI_Allgather(&nsend, 1, MPI_INT, cnt, 1, MPI_INT, knn->comm));
+  else PetscCallMPI(MPI_Gather(&nsend, 1, MPI_INT, cnt, 1, MPI_INT, 0, knn->comm));
+  if (all || rank == 0)
     for (int q = 0, off = 0; q < size; off += cnt[q++]) dsp[q] = off; /* the counts add up to m */
   PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
-  PetscCallMPI(MPI_Gatherv(rank == 0 ? MPI_IN_PLACE : send, nsend, rowtype, s->x, cnt, dsp, rowtype, 0, knn->comm));
+  if (all) PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, nsend, rowtype, s->x, cnt, dsp, rowtype, knn->comm));
+  else PetscCallMPI(MPI_Gatherv(rank == 0 ? MPI_IN_PLACE : send, nsend, rowtype, s->x, cnt, dsp, rowtype, 0, knn->comm));
   PetscCallMPI(MPI_Type_free(&rowtype));
-  if (rank == 0) PetscCall(PetscFree2(cnt, dsp));
+  if (all || rank == 0) PetscCall(PetscFree2(cnt, dsp));
   else PetscCall(PetscFree(send));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -81,7 +83,7 @@ static double median(const double *v, pm_gidx_t nq, int ld, pm_gidx_t *perm)
 PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, double stop_f, double *f)
 {
   pm_gidx_t   m = PetscMin(s->m, (pm_gidx_t)PROBE_M), nq = PetscMin(m, (pm_gidx_t)PROBE_Q), nmine, rounds, kp, *ind, *order;
-  int         kk, rank, size, done = 0;
+  int         kk, rank, size;
   double     *xs, *xq, *dist;
   knn_block_t b, q;
   knn_tree_t *t = NULL;
@@ -103,7 +105,6 @@ PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf,
   /* this rank's queries: the strided query rows j (sample row j (m / nq)) with j % size == rank */
   nmine = nq > rank ? (nq - rank + size - 1) / size : 0;
   b     = (knn_block_t){0, m, D, xs, NULL};
-  t     = NULL;
   if (nmine) PetscCall(knn_tree_create(&b, leaf, &t)); /* the same tree on every rank that queries */
   rounds = ((nq + size - 1) / size + PROBE_CHUNK - 1) / PROBE_CHUNK; /* the same on every rank */
   PetscCall(PetscMalloc3(nmine * (kk + 1) + 1, &ind, nmine * (kk + 1) + 1, &dist, nmine * D + 1, &xq));
@@ -120,9 +121,8 @@ PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf,
     PetscCallMPI(MPI_Allreduce(&ev, &evall, 1, MPI_INT64_T, MPI_SUM, comm));
     *f = (double)evall / ((double)nq * (double)m);
     if (*f >= stop_f) break;
-    done = rd + 1 == rounds;
   }
-  if (done) { /* ran to the end (else f is only a lower bound, and there is no radius) */
+  if (*f < stop_f) { /* ran to the end (else f is only a lower bound, and there is no radius) */
     double    *mine, *all = NULL;
     pm_gidx_t *perm = NULL;
     int       *cnt = NULL, *dsp = NULL, n = (int)nmine;
@@ -153,7 +153,7 @@ PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf,
 PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method, knn_sample_t *s)
 {
   double f;
-  int    choice, rank, size;
+  int    choice, rank;
 
   PetscFunctionBeginUser;
   if (knn->method != PM_KNN_AUTO) {
@@ -162,13 +162,8 @@ PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   }
   PetscCall(PetscLogEventBegin(knn->ev_probe, 0, 0, 0, 0));
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  PetscCall(knn_sample_fetch(knn, mine, n_global, PROBE_M, s));
-  if (size > 1) { /* every rank builds the probe tree and runs its share of the queries */
-    PetscCheck(s->m * mine->dim <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN probe: a sample of %" PRId64 " x %d values exceeds the MPI count limit", s->m, mine->dim);
-    if (rank) PetscCall(PetscMalloc1(s->m * mine->dim + 1, &s->x));
-    PetscCallMPI(MPI_Bcast(s->x, (int)(s->m * mine->dim), MPI_DOUBLE, 0, knn->comm));
-  }
+  /* every rank gets the sample, builds the probe tree and runs its share of the queries */
+  PetscCall(knn_sample_fetch(knn, mine, n_global, PROBE_M, PETSC_TRUE, s));
   PetscCall(knn_sample_probe(knn->comm, s, mine->dim, knn->leaf, n_global, k, 1.0 / TREE_COST_RATIO, &f));
   if (rank) PetscCall(PetscFree(s->x)); /* the cuts use rank 0's */
   choice  = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE; /* f: the same on every rank (an integer sum) */

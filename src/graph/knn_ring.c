@@ -140,40 +140,20 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Bounding box of the rows of b (lo, hi: dim each). */
-static void block_box(const knn_block_t *b, double *lo, double *hi)
-{
-  int D = b->dim;
-  for (int d = 0; d < D; d++) {
-    lo[d] = PETSC_INFINITY;
-    hi[d] = -PETSC_INFINITY;
-  }
-  for (pm_gidx_t r = 0; r < b->n; r++)
-    for (int d = 0; d < D; d++) {
-      double v = b->x[r * D + d];
-      lo[d]    = v < lo[d] ? v : lo[d];
-      hi[d]    = v > hi[d] ? v : hi[d];
-    }
-}
-
-/* Can a block with box [lo, hi] hold a neighbour of any local row? (box-to-box distance against
+/* Can a block with box `box` (lows then highs) hold a neighbour of any local row (their box qbox)?
+ * (box-to-box distance against
  * the largest bound; only used with the spatial layout of the tree method, where most remote
  * cells are far away) */
-static PetscBool box_needed(ring_ctx_t *c, pm_gidx_t bn, const double *lo, const double *hi, const double *qlo, const double *qhi)
+static PetscBool box_needed(ring_ctx_t *c, pm_gidx_t bn, const double *box, const double *qbox)
 {
-  int    D = c->mine->dim;
-  double s = 0.0;
+  double s;
 
   if (bn == 0) return PETSC_FALSE;
   if (c->bmax < 0.0) { /* only a search changes the bounds: with many ranks most trees are skipped */
     c->bmax = 0.0;
     for (pm_gidx_t i = 0; i < c->mine->n; i++) c->bmax = c->h->bound2[i] > c->bmax ? c->h->bound2[i] : c->bmax;
   }
-  for (int d = 0; d < D; d++) {
-    double e = lo[d] - qhi[d], f = qlo[d] - hi[d];
-    e = e > f ? e : f;
-    if (e > 0.0) s += e * e;
-  }
+  s = knn_box_gap2(box, qbox, c->mine->dim);
   return s * (1.0 - 1e-12) <= c->bmax ? PETSC_TRUE : PETSC_FALSE;
 }
 
@@ -204,7 +184,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscMalloc1(2 * D, &box));
-  block_box(c->mine, box, box + D);
+  knn_rows_box(c->mine->x, c->mine->n, D, box);
   c->bmax = -1.0;
   pk = knn_tree_packed(own, box, &bytes); /* sent as it is; freed with the tree once sent */
   PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
@@ -232,7 +212,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
     }
     PetscCall(PetscLogEventBegin(c->knn->ev_tree, 0, 0, 0, 0));
     PetscCall(knn_tree_view(cur, &t, &xbox, &bn));
-    if (s == 0 || box_needed(c, bn, xbox, xbox + D, box, box + D))
+    if (s == 0 || box_needed(c, bn, xbox, box))
       PetscCall(search_tree(c, t, bn, nreq, req));
     else {
       skipped++;

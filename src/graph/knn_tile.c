@@ -335,7 +335,6 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     for (int s0 = 0; s0 < ni; s0 += T) {
       int       ns = ni - s0 < T ? ni - s0 : T, np = 0;
       pm_gidx_t r0 = i0 + s0;
-      /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
       /* the filter for every row of the tile first, then the exact distances of all the pairs
          that passed in one batch (independent sums), then the offers */
       for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
@@ -343,6 +342,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
         for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
         np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
       } else {
+        /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
         np = collect(C, ns, nj, d2, pr, pc);
       }
