@@ -22,6 +22,7 @@ typedef struct {
   int        method;       /* pm_knn_method_t actually used (PM_KNN_BRUTE or PM_KNN_TREE) */
   pm_gidx_t  n_input;      /* rows of the input before -duplicates drop (= n_global otherwise) */
   pm_gidx_t *kept_rows;    /* NULL, or with -duplicates drop: n_local original (input) row numbers */
+  pm_gidx_t  n_researched; /* brute force: rows searched again (all ranks), their provisional bound too small (docs/knn.md) */
 } pm_graph_t;
 
 typedef enum { PM_KNN_AUTO,

@@ -16,7 +16,10 @@ struct pm_knn {
   pm_dup_mode_t   dup;
   int             tile; /* rows and columns of one distance tile */
   int             leaf; /* points per kd-tree leaf */
-  PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe, ev_cells, ev_return;
+  PetscBool       prebound;      /* brute force: provisional bounds (knn_prebound.c) */
+  int             prebound_rank; /* their sample rank j (0: from k, m and N) */
+  pm_gidx_t       n_researched;  /* rows the last brute-force search searched again (all ranks) */
+  PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe, ev_cells, ev_return, ev_prebound;
 };
 
 /* A block of points in the input coordinates: global index of row r is gidx[r], or start + r
@@ -112,6 +115,15 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */
 double knn_tile_tol(int dim);
+
+/* knn_prebound.c: provisional bounds for brute force. t[0..q->n): for each row of q, an estimate
+ * of its squared k-th neighbour distance, too large with near certainty (+inf for all when off);
+ * qa, qn, mu: q's packed tile rows (knn_brute_pack_queries). A row whose search under such a bound
+ * ends with fewer than k neighbours, or a k-th distance above it, must be searched again.
+ * Collective. */
+PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const double *mu, pm_gidx_t N, int k, double *t);
+/* The sample rank j the bounds use for N points and k neighbours (0: none). */
+int knn_prebound_rank(const pm_knn_t *knn, pm_gidx_t N, int k);
 
 /* knn_order.c: brute force in a spatial order (any order gives the same graph). */
 /* The rows of b in kd order (tiles of T consecutive rows are leaves): gp[i] is the global index

@@ -14,6 +14,7 @@ PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn)
   n->dup    = PM_DUP_ERROR;
   n->tile   = PM_KNN_TILE_DEFAULT;
   n->leaf   = PM_KNN_LEAF_DEFAULT;
+  n->prebound = PETSC_TRUE;
   PetscCall(PetscLogEventRegister("PmKnnBuild", PETSC_OBJECT_CLASSID, &n->ev_build));
   PetscCall(PetscLogEventRegister("PmKnnRing", PETSC_OBJECT_CLASSID, &n->ev_ring));
   PetscCall(PetscLogEventRegister("PmKnnTile", PETSC_OBJECT_CLASSID, &n->ev_tile));
@@ -22,6 +23,7 @@ PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn)
   PetscCall(PetscLogEventRegister("PmKnnFinish", PETSC_OBJECT_CLASSID, &n->ev_final));
   PetscCall(PetscLogEventRegister("PmKnnCells", PETSC_OBJECT_CLASSID, &n->ev_cells));
   PetscCall(PetscLogEventRegister("PmKnnReturn", PETSC_OBJECT_CLASSID, &n->ev_return));
+  PetscCall(PetscLogEventRegister("PmKnnPrebound", PETSC_OBJECT_CLASSID, &n->ev_prebound));
   *knn = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -72,7 +74,7 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
 {
   static const char *const simd_names[] = {"auto", "avx512", "avx2", "sse2"};
   PetscInt                 simd         = 0;
-  PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf;
+  PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf, prank = knn->prebound_rank;
   PetscBool kset;
 
   PetscFunctionBeginUser;
@@ -81,6 +83,8 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscCall(PetscOptionsEnum("-knn_method", "exact search: auto (probe decides), brute (dgemm tiles) or tree (kd-tree per block)", "pm_knn_set_method", pm_knn_method_names, (PetscEnum)knn->method, (PetscEnum *)&knn->method, NULL));
   PetscCall(PetscOptionsInt("-knn_tile", "rows and columns of one brute-force distance tile (a multiple of 16 (AVX-512) or 8 (AVX2) runs the fused kernels)", "", tile, &tile, NULL));
   PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, NULL));
+  PetscCall(PetscOptionsBool("-knn_prebound", "brute force: start each row's bound at a sampled estimate of its k-th distance (rows it cuts short are searched again; results never change)", "", knn->prebound, &knn->prebound, NULL));
+  PetscCall(PetscOptionsInt("-knn_prebound_rank", "the sample rank j of those estimates, 1..128 (0: from k, N and the sample size; a small j tests the re-search)", "", prank, &prank, NULL));
   PetscCall(PetscOptionsEList("-knn_simd", "widest vector instructions of the kNN kernels (auto: what the processor has)", "", simd_names, 4, simd_names[simd], &simd, NULL));
   PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));
   PetscOptionsEnd();
@@ -88,6 +92,8 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   if (kset) PetscCall(pm_knn_set_k(knn, (int)k));
   PetscCheck(tile >= 8 && tile <= 2048, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 2048]; the default %d suits most caches", (int)tile, PM_KNN_TILE_DEFAULT);
   PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
+  PetscCheck(prank >= 0 && prank <= 128, knn->comm, PETSC_ERR_USER_INPUT, "-knn_prebound_rank %d is outside [0, 128]; 0 (the default) chooses it", (int)prank);
+  knn->prebound_rank = (int)prank;
   knn->tile    = (int)tile;
   knn->leaf    = (int)leaf;
   knn_simd_cap = simd == 0 ? 3 : 4 - (int)simd;
@@ -155,6 +161,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
+  knn->n_researched = 0;
   PetscCall(knn_choose_method(knn, &mine, X->n_global, k, &method, &sample));
   if (method != PM_KNN_TREE || size == 1) PetscCall(knn_sample_free(&sample)); /* only the cell cuts reuse it (search_cells frees it) */
   PetscCall(PetscNew(&g));
@@ -196,6 +203,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
     PetscCall(knn_lists_free(&h));
   }
   PetscCall(knn_duplicates_count(knn, g, &g->n_duplicates));
+  g->n_researched = knn->n_researched;
   *graph = g;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -10,8 +10,10 @@
 
 typedef struct {
   pm_knn_t          *knn;
-  const knn_block_t *mine;
+  const knn_block_t *mine;                     /* the query rows */
+  const knn_block_t *own;                      /* the block this rank sends around (brute: = mine but on a re-search) */
   knn_lists_t       *h;
+  double            *pre;                      /* brute: the provisional bounds of the rows (knn_prebound.c) */
   knn_buf_t          buf;
   double            *mu, *qc, *qn, *work, *ba; /* brute */
   double            *cent, *tbox, *gbox;       /* brute: centroids and boxes of the block's tiles, the group's box */
@@ -24,9 +26,23 @@ typedef struct {
   int64_t            done, evals;
 } ring_ctx_t;
 
-static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
+/* The query rows augmented, centred and packed per tile, [x - mu, 1], and |x - mu|^2 (knn_tile.c). */
+static PetscErrorCode pack_queries(ring_ctx_t *c)
 {
   const knn_block_t *q = c->mine;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(c->qc));
+  PetscCall(PetscFree(c->qn));
+  PetscCall(PetscMalloc1(knn_brute_pack_size(q->n, q->dim, c->knn->tile), &c->qc));
+  PetscCall(PetscMalloc1(q->n + 1, &c->qn));
+  knn_brute_pack_queries(q, c->mu, c->knn->tile, c->qc, c->qn);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
+{
+  const knn_block_t *q = c->own;
   int                D = q->dim;
   double            *loc;
 
@@ -43,10 +59,7 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
   }
   PetscCall(PetscFree(loc));
-  /* augmented centred rows [x - mu, 1] packed per tile, and |x - mu|^2 (see knn_tile.c) */
-  PetscCall(PetscMalloc1(knn_brute_pack_size(q->n, D, c->knn->tile), &c->qc));
-  PetscCall(PetscMalloc1(q->n + 1, &c->qn));
-  knn_brute_pack_queries(q, c->mu, c->knn->tile, c->qc, c->qn);
+  PetscCall(pack_queries(c));
   PetscCall(PetscMalloc1(knn_brute_work_size(c->knn), &c->work));
   PetscCall(PetscMalloc1(knn_brute_pack_size(nmax, D, c->knn->tile), &c->ba));
   {
@@ -135,6 +148,7 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscCall(PetscFree(c->tiles));
   PetscCall(PetscFree(c->tscratch));
   PetscCall(PetscFree(c->order));
+  PetscCall(PetscFree(c->pre));
   PetscCall(pm_progress_destroy(&c->prog));
   PetscCall(knn_buf_destroy(&c->buf));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -239,8 +253,8 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
   int              D       = c->mine->dim;
   double          *buf[2]  = {NULL, NULL};
   pm_gidx_t       *gbuf[2] = {NULL, NULL};
-  const double    *cur     = c->mine->x;
-  const pm_gidx_t *curg    = c->mine->gidx; /* the rows' global indices travel with them */
+  const double    *cur     = c->own->x;
+  const pm_gidx_t *curg    = c->own->gidx; /* the rows' global indices travel with them */
   MPI_Datatype     rowtype;
 
   PetscFunctionBeginUser;
@@ -276,6 +290,61 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Rows whose provisional bound proved too small (fewer than k neighbours under it, or a k-th
+ * distance above it: a point tied with the k-th after rounding may have been refused) are searched
+ * again from +inf in a second ring, in which every rank takes part with its block. Rare: the
+ * bounds are set for a failure rate of about 1e-5 per row or less (knn_prebound.c). */
+static PetscErrorCode research_short_rows(ring_ctx_t *c, int rank, int size, const pm_gidx_t *starts, pm_gidx_t nmax)
+{
+  const knn_block_t *q = c->mine;
+  knn_lists_t       *h = c->h, hs;
+  int                D = q->dim, nc = h->ncol;
+  pm_gidx_t          nf = 0, nall = 0, *fi, *fg, *ind;
+  double            *fx, *dist;
+  knn_block_t        fb;
+  pm_progress_t     *prog = c->prog;
+
+  PetscFunctionBeginUser;
+  for (pm_gidx_t i = 0; i < q->n; i++) nf += h->fill[i] < h->k || h->bound2[i] > c->pre[i];
+  PetscCallMPI(MPI_Allreduce(&nf, &nall, 1, MPI_INT64_T, MPI_SUM, c->knn->comm));
+  c->knn->n_researched = nall;
+  PetscCall(PetscInfo(NULL, "kNN brute force: %" PRId64 " rows (%" PRId64 " on this rank) searched again: their provisional bound was too small\n", nall, nf));
+  if (!nall) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc3(nf + 1, &fi, nf + 1, &fg, nf * D + 1, &fx));
+  PetscCall(PetscMalloc2(nf * nc + 1, &ind, nf * nc + 1, &dist));
+  nf = 0;
+  for (pm_gidx_t i = 0; i < q->n; i++)
+    if (h->fill[i] < h->k || h->bound2[i] > c->pre[i]) {
+      fi[nf] = i;
+      fg[nf] = h->self ? h->self[i] : h->row_start + i;
+      PetscCall(PetscArraycpy(fx + nf * D, q->x + i * D, D));
+      nf++;
+    }
+  fb = (knn_block_t){0, nf, D, fx, fg};
+  PetscCall(knn_lists_init(&hs, nf, 0, h->k, ind, dist));
+  hs.self = fg;
+  c->mine = &fb;
+  c->h    = &hs;
+  c->prog = NULL; /* the progress covered the first ring */
+  PetscCall(pack_queries(c));
+  PetscCall(block_ring(c, rank, size, starts, nmax));
+  c->mine = q;
+  c->h    = h;
+  c->prog = prog;
+  for (pm_gidx_t e = 0; e < nf; e++) {
+    pm_gidx_t i = fi[e];
+    PM_ASSERT(hs.fill[e] == h->k);
+    PetscCall(PetscArraycpy(h->ind + i * nc + 1, ind + e * nc + 1, h->k));
+    PetscCall(PetscArraycpy(h->dist + i * nc + 1, dist + e * nc + 1, h->k));
+    h->fill[i]   = h->k;
+    h->bound2[i] = hs.bound2[e];
+  }
+  PetscCall(knn_lists_free(&hs));
+  PetscCall(PetscFree3(fi, fg, fx));
+  PetscCall(PetscFree2(ind, dist));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_method_t method, knn_lists_t *h)
 {
   int         rank, size;
@@ -290,6 +359,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   n_global = starts[size];
   c.knn    = knn;
   c.mine   = mine;
+  c.own    = mine;
   c.h      = h;
   PetscCall(pm_progress_create(knn->comm, "knn", mine->n * n_global, &c.prog));
   PetscCall(PetscLogEventBegin(knn->ev_ring, 0, 0, 0, 0));
@@ -299,8 +369,12 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
   } else {
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
+    PetscCall(PetscMalloc1(mine->n + 1, &c.pre));
+    PetscCall(knn_prebound(knn, mine, c.qc, c.qn, c.mu, n_global, h->k, c.pre));
+    for (pm_gidx_t i = 0; i < mine->n; i++) h->bound2[i] = PetscMin(h->bound2[i], c.pre[i]);
     PetscCall(block_ring(&c, rank, size, starts, nmax));
-    PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank\n", c.tskip, c.ttot));
+    PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank; provisional bounds from sample rank %d\n", c.tskip, c.ttot, knn_prebound_rank(knn, n_global, h->k)));
+    PetscCall(research_short_rows(&c, rank, size, starts, nmax));
   }
   PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));
   PetscCall(PetscFree(starts));

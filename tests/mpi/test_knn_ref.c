@@ -80,6 +80,17 @@ static PetscErrorCode check_set(MPI_Comm comm, const char *set)
     PM_TEST(bad_i == 0, "%s %s: %" PRId64 " indices differ from DADApy (first at row %" PRId64 " col %" PRId64 ")", set, mname[m], bad_i, first < 0 ? -1 : X->row_start + first / ncol, first < 0 ? -1 : first % ncol);
     PM_TEST(bad_d == 0, "%s %s: %" PRId64 " distances off by > 1e-12 relative (worst %.3g)", set, mname[m], bad_d, worst);
   }
+  { /* brute force's provisional bounds: safe by default; the forced ranks of the list entries
+       cut every row short (1) or some (24), and those rows were searched again */
+    PetscInt  j  = 0;
+    PetscBool on = PETSC_TRUE;
+    pm_gidx_t r  = g[0]->n_researched, N = g[0]->n_global;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-knn_prebound_rank", &j, NULL));
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-knn_prebound", &on, NULL));
+    if (!on || j == 0) PM_TEST(r == 0, "%s: %" PRId64 " rows searched again (expected none)", set, r);
+    else if (j == 1) PM_TEST(r == N, "%s: rank 1: %" PRId64 " of %" PRId64 " rows searched again (expected all)", set, r, N);
+    else PM_TEST(r > 0 && r < N, "%s: rank %d: %" PRId64 " of %" PRId64 " rows searched again (expected some)", set, (int)j, r, N);
+  }
   for (int m = 1; m < 3; m++) {
     int same = 1;
     for (int64_t e = 0; e < X->n_local * ncol; e++) same &= g[m]->ind[e] == g[0]->ind[e] && g[m]->dist[e] == g[0]->dist[e];
