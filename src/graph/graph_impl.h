@@ -17,6 +17,7 @@ struct pm_knn {
   int             tile; /* rows and columns of one distance tile */
   int             leaf; /* points per kd-tree leaf */
   PetscBool       prebound;      /* brute force: provisional bounds (knn_prebound.c) */
+  PetscBool       filter32;      /* brute force: the filter in single precision where it can (knn_tile32.c) */
   int             prebound_rank; /* their sample rank j (0: from k, m and N) */
   pm_gidx_t       n_researched;  /* rows the last brute-force search searched again (all ranks) */
   PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe, ev_cells, ev_return, ev_prebound;
@@ -107,10 +108,28 @@ void   knn_brute_augment(const knn_block_t *b, const double *mu, int tile, doubl
 /* Rows per brute-force group: the tile times max(1, KNN_ROW_GROUP / tile). */
 int knn_brute_group(const pm_knn_t *knn);
 typedef struct knn_plan knn_plan_t; /* knn_order.c */
+/* knn_tile32.c: the filter in single precision (AVX-512), on float copies of the packed tiles. */
+typedef struct {
+  const float  *qa, *ba; /* the packed query rows and block rows, scaled by s (knn_f32_pack) */
+  const double *bmax;    /* per block tile: the largest |y - mu|^2 */
+  double        s2, tau; /* s^2, and the margin factor knn_f32_tau */
+} knn_f32_t;
+size_t knn_f32_pack_size(pm_gidx_t n, int dim, int tile);
+double knn_f32_tau(int dim);
+/* The power of two s with s maxabs in [0.5, 1) (1 for 0). */
+double knn_f32_scale(double maxabs);
+/* Float copy of packed tiles p (n rows): the D coordinate rows times s, the augmented row times
+ * s_last; bmax (or NULL): each tile's largest |y - mu|^2 (block tiles). */
+void knn_f32_pack(const double *p, pm_gidx_t n, int D, int T, double s, double s_last, float *out, double *bmax);
+/* A row's float threshold: rounded up, +inf for an infinite bound. */
+float knn_f32_threshold(double bound2, double qn, double bmax, double s2, double tau, int D);
+/* As the double fused kernel: the pairs (row, column) of the ns x nj tile with product <= t[row]
+ * (T a multiple of 32, t padded to a multiple of 32; 16 entries of slack in pr, pc). */
+int knn_f32_filter(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc);
 /* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b, its
  * column tiles as planned (NULL: all, in order); flushes their buffers at the end. Global index
  * of block row j: b->gidx[j], or b->start + j. */
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work);
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */

@@ -99,7 +99,7 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
 {
   int         T = knn->tile, D = q->dim, A = D + 1, j = knn_prebound_rank(knn, N, k);
   pm_gidx_t   m = PetscMin(N, PREBOUND_M);
-  double     *sx, *sa, *C, *mins;
+  double     *sx, *sa, *C, *mins, smax = 0.0, tol = knn_tile_tol(D);
   knn_block_t sb;
 
   PetscFunctionBeginUser;
@@ -111,6 +111,7 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
   sb = (knn_block_t){0, m, D, sx, NULL};
   PetscCall(PetscMalloc1(knn_brute_pack_size(m, D, T), &sa));
   knn_brute_augment(&sb, mu, T, sa);
+  for (pm_gidx_t r = 0; r < m; r++) smax = PetscMax(smax, sa[(size_t)(r / T) * A * T + (size_t)D * T + r % T]); /* |y - mu|^2 (1 - 2 tol) */
   PetscCall(PetscMalloc2((size_t)T * T, &C, (size_t)T * PREBOUND_G, &mins));
   for (pm_gidx_t r0 = 0; r0 < q->n; r0 += T) {
     int ns = (int)(q->n - r0 < T ? q->n - r0 : T);
@@ -131,8 +132,11 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
     }
     for (int r = 0; r < ns; r++) {
       int    g = (int)PetscMin(m, PREBOUND_G);
-      double b = jth_smallest(mins + (size_t)r * PREBOUND_G, g, PetscMin(j, g)) + qn[r0 + r];
-      t[r0 + r] = b > 0.0 ? b : 0.0;
+      /* plus twice the products' rounding margin: where the distances are small against |x - mu|
+         (a tight cluster far from mu) the rounding would otherwise cut the bound short */
+      double b = jth_smallest(mins + (size_t)r * PREBOUND_G, g, PetscMin(j, g)) + qn[r0 + r] + 4.0 * tol * (qn[r0 + r] + smax);
+      t[r0 + r] = b > 0.0 ? b * (1.0 + 1e-11) : 0.0; /* above the lists' own 1e-12 inflation: a k-th
+                                                           neighbour tied with the sample's j-th is no short cut */
     }
   }
   PetscCall(PetscFree2(C, mins));

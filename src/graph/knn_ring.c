@@ -16,6 +16,8 @@ typedef struct {
   double            *pre;                      /* brute: the provisional bounds of the rows (knn_prebound.c) */
   knn_buf_t          buf;
   double            *mu, *qc, *qn, *work, *ba; /* brute */
+  float             *qf, *bf;                  /* brute: their float copies for the single-precision filter (NULL: off) */
+  double            *tmax, s;                  /* brute: the block tiles' largest |y - mu|^2; the float scale */
   double            *cent, *tbox, *gbox;       /* brute: centroids and boxes of the block's tiles, the group's box */
   int64_t            tskip, ttot;              /* brute: tiles skipped, tiles in all */
   int               *tiles;                    /* brute: the tile order of one row group */
@@ -37,6 +39,11 @@ static PetscErrorCode pack_queries(ring_ctx_t *c)
   PetscCall(PetscMalloc1(knn_brute_pack_size(q->n, q->dim, c->knn->tile), &c->qc));
   PetscCall(PetscMalloc1(q->n + 1, &c->qn));
   knn_brute_pack_queries(q, c->mu, c->knn->tile, c->qc, c->qn);
+  if (c->bf) {
+    PetscCall(PetscFree(c->qf));
+    PetscCall(PetscMalloc1(knn_f32_pack_size(q->n, q->dim, c->knn->tile), &c->qf));
+    knn_f32_pack(c->qc, q->n, q->dim, c->knn->tile, c->s, 1.0, c->qf, NULL);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -57,6 +64,15 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     pm_gidx_t n = 0, nl = q->n;
     PetscCallMPI(MPI_Allreduce(&nl, &n, 1, MPI_INT64_T, MPI_SUM, c->knn->comm));
     for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
+  }
+  if (c->knn->filter32 && knn_simd() >= 3 && c->knn->tile % 32 == 0) { /* the float filter's scale, and its block copy */
+    double mx = 0.0, gmx = 0.0;
+    for (pm_gidx_t i = 0; i < q->n; i++)
+      for (int d = 0; d < D; d++) mx = PetscMax(mx, PetscAbsReal(q->x[i * D + d] - c->mu[d]));
+    PetscCallMPI(MPI_Allreduce(&mx, &gmx, 1, MPI_DOUBLE, MPI_MAX, c->knn->comm));
+    c->s = knn_f32_scale(gmx);
+    PetscCall(PetscMalloc1(knn_f32_pack_size(nmax, D, c->knn->tile), &c->bf));
+    PetscCall(PetscMalloc1((nmax + c->knn->tile - 1) / c->knn->tile + 1, &c->tmax));
   }
   PetscCall(PetscFree(loc));
   PetscCall(pack_queries(c));
@@ -117,16 +133,18 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
   const knn_block_t *q = c->mine;
   int                G = knn_brute_group(c->knn);
   int                T = c->knn->tile, nt = (int)((b->n + T - 1) / T);
+  knn_f32_t          f = {c->qf, c->bf, c->tmax, c->s * c->s, knn_f32_tau(q->dim)};
 
   PetscFunctionBeginUser;
   knn_brute_augment(b, c->mu, T, c->ba);
+  if (c->bf) knn_f32_pack(c->ba, b->n, q->dim, T, c->s, c->s * c->s, c->bf, c->tmax);
   knn_tile_centroids(b, T, c->cent, c->tbox);
   for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
     int        ni   = (int)(q->n - i0 < G ? q->n - i0 : G);
     knn_plan_t plan = {c->tiles, c->tbox, c->gbox, 0};
     /* the rows are in kd order, so a group is compact: the tiles nearest it first */
     knn_tile_order(c->cent, nt, q->dim, q->x + i0 * q->dim, ni, c->tiles, c->tscratch, c->gbox);
-    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, &plan, c->h, &c->buf, c->work));
+    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->bf ? &f : NULL, &plan, c->h, &c->buf, c->work));
     c->tskip += plan.skipped;
     c->ttot += nt;
     PetscCall(test_requests(nreq, req));
@@ -149,6 +167,9 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscCall(PetscFree(c->tscratch));
   PetscCall(PetscFree(c->order));
   PetscCall(PetscFree(c->pre));
+  PetscCall(PetscFree(c->qf));
+  PetscCall(PetscFree(c->bf));
+  PetscCall(PetscFree(c->tmax));
   PetscCall(pm_progress_destroy(&c->prog));
   PetscCall(knn_buf_destroy(&c->buf));
   PetscFunctionReturn(PETSC_SUCCESS);

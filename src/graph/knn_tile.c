@@ -293,13 +293,26 @@ static collect_fn pick_collect(void)
   return collect_sse2;
 }
 
+/* The float filter for the rows [r0, r0 + ns) against block tile t, unless its margin would let
+ * through more than a sliver beyond the rows' bounds (data far from mu against the neighbour
+ * distances): then the double kernel, whose margin is 2^29 times narrower. */
+static int single_ok(const knn_f32_t *f, pm_gidx_t t, const double *qn, const double *bound2, int ns)
+{
+  double qmax = 0.0, bmin = PETSC_INFINITY;
+  for (int ii = 0; ii < ns; ii++) {
+    qmax = qn[ii] > qmax ? qn[ii] : qmax;
+    bmin = bound2[ii] < bmin ? bound2[ii] : bmin;
+  }
+  return f->tau * (qmax + f->bmax[t]) <= 1e-3 * bmin;
+}
+
 int knn_brute_group(const pm_knn_t *knn)
 {
   int T = knn->tile;
   return T * (T < KNN_ROW_GROUP ? KNN_ROW_GROUP / T : 1);
 }
 
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work)
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work)
 {
   int        D = q->dim, T = knn->tile, A = D + 1;
   double    *C = work, *d2 = C + (size_t)T * T; /* T x T tile, then T x T pair distances */
@@ -309,6 +322,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   int        simd    = knn_simd();
   /* 3: fused AVX-512, 2: fused AVX2, 0: the BLAS dgemm and a filter pass */
   int        fused   = simd >= 3 && T % 16 == 0 ? 3 : simd == 2 && T % 8 == 0 && __builtin_cpu_supports("fma") ? 2 : 0;
+  float     *tf      = (float *)C; /* the float thresholds (C is not used by the fused kernels) */
 
   PetscFunctionBeginUser;
   if (fused == 2) lut8_init();
@@ -338,7 +352,11 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       /* the filter for every row of the tile first, then the exact distances of all the pairs
          that passed in one batch (independent sums), then the offers */
       for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
-      if (fused) {
+      if (f && single_ok(f, tt, qn + r0, L->bound2 + r0, ns)) {
+        for (int ii = 0; ii < ns; ii++) tf[ii] = knn_f32_threshold(L->bound2[r0 + ii], qn[r0 + ii], f->bmax[tt], f->s2, f->tau, D);
+        for (int ii = ns; ii % 32; ii++) tf[ii] = 0.0f; /* whole strips (masked off) */
+        np = knn_f32_filter(f->qa + (size_t)(r0 / T) * A * T, f->ba + (size_t)tt * A * T, T, A, ns, nj, tf, pr, pc);
+      } else if (fused) {
         for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
         np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
       } else {

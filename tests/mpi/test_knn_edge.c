@@ -6,6 +6,7 @@
 #include "graph/graph_impl.h"
 #include "pm_test.h"
 #include <string.h>
+#include <math.h>
 
 static char last_error[PM_REASON_MAX];
 
@@ -147,6 +148,51 @@ static PetscErrorCode test_random(MPI_Comm comm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Sets that test the margins of brute force's float filter and provisional bounds (3000 points,
+ * enough for the bounds to be used): a tight cluster (spread 1e-6) far from the mean, beside a
+ * broad one (where rounding against |x - mu|^2 would cut a bound short), and points on a sphere
+ * around a few central points (near ties). Few rows may need a second search. */
+static PetscErrorCode test_margins(MPI_Comm comm)
+{
+  int64_t n = 3000;
+  int     D = 20, k = 30;
+
+  PetscFunctionBeginUser;
+  for (int t = 0; t < 2; t++) {
+    double     *x;
+    pm_rows_t  *X;
+    pm_graph_t *g;
+    PetscErrorCode ierr;
+    const char *what = t == 0 ? "two scales" : "sphere";
+    PetscCall(PetscMalloc1(n * D, &x));
+    for (int64_t i = 0; i < n; i++) {
+      double r2 = 0.0;
+      for (int d = 0; d < D; d++) {
+        double u = hash01(31 + t, i * D + d) - 0.5;
+        x[i * D + d] = t == 0 ? (i < n / 2 ? 1e-6 * u : 100.0 + u) : u;
+        r2 += u * u;
+      }
+      if (t == 1)
+        for (int d = 0; d < D; d++) x[i * D + d] *= i % 30 == 0 ? 1e-3 : 3.0 / sqrt(r2);
+    }
+    PetscCall(rows_from(comm, n, D, x, &X));
+    PetscCall(build(comm, &X, k, PM_KNN_BRUTE, PM_DUP_ERROR, &g, &ierr));
+    PM_TEST(ierr == 0, "%s: build failed", what);
+    if (!ierr) {
+      PetscCall(check_vs_ref(what, g, n, D, x));
+      {
+        PetscBool forced;
+        PetscCall(PetscOptionsHasName(NULL, NULL, "-knn_prebound_rank", &forced));
+        PM_TEST(forced || g->n_researched <= n / 100, "%s: %" PRId64 " rows searched again (the provisional bounds are too tight)", what, g->n_researched);
+      }
+    }
+    PetscCall(pm_graph_destroy(&g));
+    PetscCall(pm_rows_destroy(&X));
+    PetscCall(PetscFree(x));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* 200 random 4-D points, then row 5 := row 150, rows 200, 201 := row 10, row 202 := row 57. */
 static PetscErrorCode test_duplicates(MPI_Comm comm)
 {
@@ -262,6 +308,7 @@ int main(int argc, char **argv)
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(test_ties(PETSC_COMM_WORLD));
   PetscCall(test_random(PETSC_COMM_WORLD));
+  PetscCall(test_margins(PETSC_COMM_WORLD));
   PetscCall(test_duplicates(PETSC_COMM_WORLD));
   PetscCall(test_k_rules(PETSC_COMM_WORLD));
   err = pm_test_finish_mpi(PETSC_COMM_WORLD);
