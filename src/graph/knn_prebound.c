@@ -34,30 +34,35 @@ static pm_gidx_t stratum_row(pm_gidx_t r, pm_gidx_t m, pm_gidx_t N)
   return lo + (pm_gidx_t)((z >> 11) % (uint64_t)(hi - lo));
 }
 
-/* The m sample rows on every rank, in stratum order (rows of q found by their global index, so q
- * may be in any order). Each stratum's row lies in one rank's block and the blocks follow the rank
- * order, so rank p holds the strata [dsp[p], dsp[p] + cnt[p]). Collective. */
+/* The m sample rows on every rank, in stratum order: each rank sends its sample rows (found by
+ * their global index, so q may hold any rows in any order: a block, or a spatial cell), each
+ * behind its stratum number, and every rank puts them in place. Collective. */
 static PetscErrorCode fetch_sample(MPI_Comm comm, const knn_block_t *q, pm_gidx_t N, pm_gidx_t m, double *x)
 {
   int          size, nsend = 0, *cnt, *dsp, D = q->dim;
+  double      *send, *all;
   MPI_Datatype rowtype;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(PetscMalloc2(size, &cnt, size, &dsp));
+  PetscCall(PetscMalloc2(m * (D + 1) + 1, &send, m * (D + 1) + 1, &all));
   for (pm_gidx_t i = 0; i < q->n; i++) {
     pm_gidx_t g = q->gidx ? q->gidx[i] : q->start + i, r = g * m / N; /* g's stratum */
     if (stratum_row(r, m, N) == g) {
-      PetscCall(PetscArraycpy(x + r * D, q->x + i * D, D)); /* in its place for the in-place gather */
+      send[(size_t)nsend * (D + 1)] = (double)r; /* exact: r < m */
+      PetscCall(PetscArraycpy(send + (size_t)nsend * (D + 1) + 1, q->x + i * D, D));
       nsend++;
     }
   }
   PetscCallMPI(MPI_Allgather(&nsend, 1, MPI_INT, cnt, 1, MPI_INT, comm));
-  for (int p = 0, off = 0; p < size; off += cnt[p++]) dsp[p] = off;
-  PetscCallMPI(MPI_Type_contiguous(D, MPI_DOUBLE, &rowtype));
+  for (int p = 0, off = 0; p < size; off += cnt[p++]) dsp[p] = off; /* the counts add up to m */
+  PetscCallMPI(MPI_Type_contiguous(D + 1, MPI_DOUBLE, &rowtype));
   PetscCallMPI(MPI_Type_commit(&rowtype));
-  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, nsend, rowtype, x, cnt, dsp, rowtype, comm));
+  PetscCallMPI(MPI_Allgatherv(send, nsend, rowtype, all, cnt, dsp, rowtype, comm));
   PetscCallMPI(MPI_Type_free(&rowtype));
+  for (pm_gidx_t e = 0; e < m; e++) PetscCall(PetscArraycpy(x + (pm_gidx_t)all[e * (D + 1)] * D, all + e * (D + 1) + 1, D));
+  PetscCall(PetscFree2(send, all));
   PetscCall(PetscFree2(cnt, dsp));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
