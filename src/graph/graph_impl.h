@@ -126,6 +126,11 @@ float knn_f32_threshold(double bound2, double qn, double bmax, double s2, double
 /* As the double fused kernel: the pairs (row, column) of the ns x nj tile with product <= t[row]
  * (T a multiple of 32, t padded to a multiple of 32; 16 entries of slack in pr, pc). */
 int knn_f32_filter(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc);
+/* Whether the float filter runs for tiles of T (AVX-512: T a multiple of 32; AVX2 + FMA: of 16). */
+int knn_f32_usable(int T);
+/* knn_tile.c: the row offsets of the set bits of each 8-bit mask (AVX2 kernels); init once. */
+extern unsigned char knn_lut8[256][8];
+void                 knn_lut8_init(void);
 /* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b, its
  * column tiles as planned (NULL: all, in order); flushes their buffers at the end. Global index
  * of block row j: b->gidx[j], or b->start + j. */

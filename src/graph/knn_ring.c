@@ -65,7 +65,7 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     PetscCallMPI(MPI_Allreduce(&nl, &n, 1, MPI_INT64_T, MPI_SUM, c->knn->comm));
     for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
   }
-  if (c->knn->filter32 && knn_simd() >= 3 && c->knn->tile % 32 == 0) { /* the float filter's scale, and its block copy */
+  if (c->knn->filter32 && knn_f32_usable(c->knn->tile)) { /* the float filter's scale, and its block copy */
     double mx = 0.0, gmx = 0.0;
     for (pm_gidx_t i = 0; i < q->n; i++)
       for (int d = 0; d < D; d++) mx = PetscMax(mx, PetscAbsReal(q->x[i * D + d] - c->mu[d]));

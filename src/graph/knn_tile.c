@@ -229,9 +229,9 @@ __attribute__((target("avx512f"))) static int fused_avx512(const double *qa, con
 /* The fused AVX2 tile (processors without AVX-512, e.g. AMD Zen 2/3): the same scheme in 4-wide
  * vectors, 8 rows (two vectors) by 6 columns (12 accumulators of the 16 registers). The rows that
  * pass a column are packed by a table of the 256 8-bit masks (row offsets, as bytes). */
-static unsigned char knn_lut8[256][8];
+unsigned char knn_lut8[256][8];
 
-static void lut8_init(void)
+void knn_lut8_init(void)
 {
   static int ready = 0;
   if (ready) return;
@@ -325,7 +325,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   float     *tf      = (float *)C; /* the float thresholds (C is not used by the fused kernels) */
 
   PetscFunctionBeginUser;
-  if (fused == 2) lut8_init();
+  if (fused == 2 || (f && simd == 2)) knn_lut8_init();
   PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
   /* a column tile is used by every row tile of the group while it is in cache: the block (its
