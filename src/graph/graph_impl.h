@@ -170,7 +170,9 @@ double knn_box_gap2(const double *a, const double *b, int D);
 struct knn_plan {
   const int    *order;
   const double *tbox, *gbox;
-  int64_t       skipped; /* tiles skipped (added to) */
+  const double *qbox;    /* the boxes of the query row tiles (tile r of the queries: qbox + 2 D r), or NULL */
+  int64_t       skipped; /* tiles skipped for the whole group (added to) */
+  int64_t       pairs;   /* (row tile, column tile) pairs skipped beyond those (added to) */
 };
 size_t knn_tile_order_scratch(int ntiles, int dim);
 /* Move the rows of ind/dist (ncol each) from kd order to input order: row i goes to gp[i] - start. */

@@ -3,11 +3,12 @@
  * same sample for any rank count; rank 0 keeps it for the cell cuts); every rank builds a kd-tree
  * over it and runs the real k-NN query, one row at a time, for its share of the PROBE_Q queries;
  * f = distances computed / (queries x m) is the fraction of a brute-force scan the tree needs at
- * that scale (it only falls as N grows, so the probe is pessimistic for the tree). A tree distance
- * costs 6-13 times a brute-force pair (measured on the benchmark sets, docs/knn.md), but the probe
- * overestimates the tree's fraction 2-4x at 100k points, so the tree is chosen when
- * f < 1 / TREE_COST_RATIO = 0.2. f only grows with every query, so the probe stops as soon as it
- * reaches 0.2 (brute force is then certain: on uniform 20-D data after ~a fifth of the queries).
+ * that scale (it only falls as N grows, so the probe is pessimistic for the tree). Brute force
+ * skips the tiles its bounds rule out, filters in single precision and starts from provisional
+ * bounds, so on the benchmark sets the crossover lies near f = 0.1 (lowdim, f = 0.066: the tree
+ * 2.4x faster; perf, f = 0.147: brute force 2.4x faster; docs/knn.md): the tree is chosen when
+ * f < 1 / TREE_COST_RATIO = 0.1. f only grows with every query, so the probe stops as soon as it
+ * reaches 0.1 (brute force is then certain).
  * The counts are summed over the ranks after every round of queries, so every rank reaches the
  * same verdict, and the same one for any rank count. The same queries estimate the k-th neighbour
  * distance for the cell cuts (knn_part.c). */
@@ -16,7 +17,7 @@
 #define PROBE_M         16384
 #define PROBE_Q         256
 #define PROBE_CHUNK     8 /* queries between checks of the early stop */
-#define TREE_COST_RATIO 5.0
+#define TREE_COST_RATIO 10.0
 
 /* First sample index r (of m, row r N / m) at or after global row g: ceil(g m / N). */
 static pm_gidx_t first_sample(pm_gidx_t g, pm_gidx_t m, pm_gidx_t N)

@@ -19,7 +19,8 @@ typedef struct {
   float             *qf, *bf;                  /* brute: their float copies for the single-precision filter (NULL: off) */
   double            *tmax, s;                  /* brute: the block tiles' largest |y - mu|^2; the float scale */
   double            *cent, *tbox, *gbox;       /* brute: centroids and boxes of the block's tiles, the group's box */
-  int64_t            tskip, ttot;              /* brute: tiles skipped, tiles in all */
+  double            *qbox;                     /* brute: the boxes of the query row tiles */
+  int64_t            tskip, ttot, tpairs;      /* brute: tiles skipped for whole groups, tiles in all, row tile pairs skipped */
   int               *tiles;                    /* brute: the tile order of one row group */
   void              *tscratch;
   pm_gidx_t         *order;                    /* tree: query order (own tree order) */
@@ -39,6 +40,9 @@ static PetscErrorCode pack_queries(ring_ctx_t *c)
   PetscCall(PetscMalloc1(knn_brute_pack_size(q->n, q->dim, c->knn->tile), &c->qc));
   PetscCall(PetscMalloc1(q->n + 1, &c->qn));
   knn_brute_pack_queries(q, c->mu, c->knn->tile, c->qc, c->qn);
+  PetscCall(PetscFree(c->qbox));
+  PetscCall(PetscMalloc1(2 * q->dim * ((q->n + c->knn->tile - 1) / c->knn->tile) + 1, &c->qbox));
+  for (pm_gidx_t r0 = 0; r0 < q->n; r0 += c->knn->tile) knn_rows_box(q->x + r0 * q->dim, PetscMin(q->n - r0, (pm_gidx_t)c->knn->tile), q->dim, c->qbox + 2 * q->dim * (r0 / c->knn->tile));
   if (c->bf) {
     PetscCall(PetscFree(c->qf));
     PetscCall(PetscMalloc1(knn_f32_pack_size(q->n, q->dim, c->knn->tile), &c->qf));
@@ -141,11 +145,12 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, int nreq
   knn_tile_centroids(b, T, c->cent, c->tbox);
   for (pm_gidx_t i0 = 0; i0 < q->n; i0 += G) { /* a group of rows against the whole block */
     int        ni   = (int)(q->n - i0 < G ? q->n - i0 : G);
-    knn_plan_t plan = {c->tiles, c->tbox, c->gbox, 0};
+    knn_plan_t plan = {c->tiles, c->tbox, c->gbox, c->qbox, 0, 0};
     /* the rows are in kd order, so a group is compact: the tiles nearest it first */
     knn_tile_order(c->cent, nt, q->dim, q->x + i0 * q->dim, ni, c->tiles, c->tscratch, c->gbox);
     PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->bf ? &f : NULL, &plan, c->h, &c->buf, c->work));
     c->tskip += plan.skipped;
+    c->tpairs += plan.pairs;
     c->ttot += nt;
     PetscCall(test_requests(nreq, req));
     c->done += ni * b->n;
@@ -167,6 +172,7 @@ static PetscErrorCode ctx_free(ring_ctx_t *c)
   PetscCall(PetscFree(c->tscratch));
   PetscCall(PetscFree(c->order));
   PetscCall(PetscFree(c->pre));
+  PetscCall(PetscFree(c->qbox));
   PetscCall(PetscFree(c->qf));
   PetscCall(PetscFree(c->bf));
   PetscCall(PetscFree(c->tmax));
@@ -394,7 +400,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
     PetscCall(knn_prebound(knn, mine, c.qc, c.qn, c.mu, n_global, h->k, c.pre));
     for (pm_gidx_t i = 0; i < mine->n; i++) h->bound2[i] = PetscMin(h->bound2[i], c.pre[i]);
     PetscCall(block_ring(&c, rank, size, starts, nmax));
-    PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank; provisional bounds from sample rank %d\n", c.tskip, c.ttot, knn_prebound_rank(knn, n_global, h->k)));
+    PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank, and %" PRId64 " row tiles' visits of the others; provisional bounds from sample rank %d\n", c.tskip, c.ttot, c.tpairs, knn_prebound_rank(knn, n_global, h->k)));
     PetscCall(research_short_rows(&c, rank, size, starts, nmax));
   }
   PetscCall(PetscLogEventEnd(knn->ev_ring, 0, 0, 0, 0));

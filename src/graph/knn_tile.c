@@ -306,6 +306,10 @@ static int single_ok(const knn_f32_t *f, pm_gidx_t t, const double *qn, const do
   return f->tau * (qmax + f->bmax[t]) <= 1e-3 * bmin;
 }
 
+/* every exact distance between two boxes is >= their rounded gap2 (1 - 2 (D + 4) eps): the rounding
+   of knn_dist2's sum and of the gaps; the margin doubles that */
+#define KNN_GAP_MARGIN(D) (4.0 * ((D) + 4) * DBL_EPSILON)
+
 int knn_brute_group(const pm_knn_t *knn)
 {
   int T = knn->tile;
@@ -336,9 +340,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     if (plan) { /* the tile cannot hold a neighbour of any row of the group: skip it */
       double gmax = 0.0, lb2 = knn_box_gap2(plan->gbox, plan->tbox + 2 * tt * D, D);
       for (int ii = 0; ii < ni; ii++) gmax = L->bound2[i0 + ii] > gmax ? L->bound2[i0 + ii] : gmax;
-      /* every exact distance of the pair of boxes is >= lb2 (1 - 2 (D + 4) eps): the rounding of
-         knn_dist2's sum and of the gaps; the margin doubles that */
-      if (lb2 * (1.0 - 4.0 * (D + 4) * DBL_EPSILON) > gmax) {
+      if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > gmax) {
         plan->skipped++;
         continue;
       }
@@ -349,6 +351,14 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     for (int s0 = 0; s0 < ni; s0 += T) {
       int       ns = ni - s0 < T ? ni - s0 : T, np = 0;
       pm_gidx_t r0 = i0 + s0;
+      if (plan && plan->qbox) { /* the same test for one row tile: a group may straddle clusters */
+        double rmax = 0.0, lb2 = knn_box_gap2(plan->qbox + 2 * (r0 / T) * D, plan->tbox + 2 * tt * D, D);
+        for (int ii = 0; ii < ns; ii++) rmax = L->bound2[r0 + ii] > rmax ? L->bound2[r0 + ii] : rmax;
+        if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > rmax) {
+          plan->pairs++;
+          continue;
+        }
+      }
       /* the filter for every row of the tile first, then the exact distances of all the pairs
          that passed in one batch (independent sums), then the offers */
       for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
