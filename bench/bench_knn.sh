@@ -9,8 +9,9 @@
 # Prints a table, writes bench/results/knn.json. Asserts nothing.
 # Environment: PM_BENCH_KNN_SIZES (default "20000 100000 1000000"), PM_BENCH_KNN_SETS
 # (default "lowdim perf uniform"), PM_BENCH_KNN_SKLEARN_MAX (default 100000),
-# PM_BENCH_KNN_BRUTE_MAX (default 100000: larger N of a set whose auto choice is brute force is
-# skipped, ~20 min per run on 2 cores at 1M; set it to 1000000 to run them), PM_BENCH_KNN_EXTRA
+# PM_BENCH_KNN_BRUTE_MAX (default 1000000: larger N of a set whose auto choice is brute force is
+# skipped; uniform 1M takes ~8 min on 1 rank and 4 on 2; 100000 skips the 1M brute-force runs),
+# PM_BENCH_KNN_EXTRA
 # (a JSON-lines file of measurements made separately, merged into the report), PM_BENCH_KNN_REPEAT
 # (default 3: phasemap runs per configuration up to PM_BENCH_KNN_REPEAT_MAX = 100000 points, the
 # fastest reported; scikit-learn is timed twice, auto and brute, which are the same algorithm at
@@ -24,7 +25,7 @@ GIT="${PM_GIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
 SIZES="${PM_BENCH_KNN_SIZES:-20000 100000 1000000}"
 SETS="${PM_BENCH_KNN_SETS:-lowdim perf uniform}"
 SK_MAX="${PM_BENCH_KNN_SKLEARN_MAX:-100000}"
-BRUTE_MAX="${PM_BENCH_KNN_BRUTE_MAX:-100000}"
+BRUTE_MAX="${PM_BENCH_KNN_BRUTE_MAX:-1000000}"
 REPEAT="${PM_BENCH_KNN_REPEAT:-3}"          # phasemap runs per configuration up to REP_MAX points:
 REP_MAX="${PM_BENCH_KNN_REPEAT_MAX:-100000}" # the fastest is reported (this machine is noisy)
 PY=/usr/bin/python3
