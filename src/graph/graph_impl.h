@@ -1,6 +1,7 @@
 /* Private kNN builder state and kernels (src/graph only). */
 #pragma once
 #include <phasemap/graph.h>
+#include <math.h>
 
 #define PM_KNN_K_DEFAULT    100
 #define PM_KNN_TILE_DEFAULT 128
@@ -121,8 +122,14 @@ double knn_f32_scale(double maxabs);
 /* Float copy of packed tiles p (n rows): the D coordinate rows times s, the augmented row times
  * s_last; bmax (or NULL): each tile's largest |y - mu|^2 (block tiles). */
 void knn_f32_pack(const double *p, pm_gidx_t n, int D, int T, double s, double s_last, float *out, double *bmax);
-/* A row's float threshold: rounded up, +inf for an infinite bound. */
-float knn_f32_threshold(double bound2, double qn, double bmax, double s2, double tau, int D);
+/* A row's float threshold (knn_tile32.c's margin), rounded up to float without a branch: the
+ * nearest float to x = t + |t| 2^-22 + 2^-149 is at least t (its rounding error is below |x| 2^-24
+ * for normal floats and 2^-150 below them, and beyond the float range it is +inf). */
+static inline float knn_f32_threshold(double bound2, double qn, double bmax, double s2, double tau, int D)
+{
+  double t = s2 * (bound2 - qn) + tau * s2 * (qn + bmax) + (2.0 * D + 8.0) * 0x1.0p-126;
+  return (float)(t + fabs(t) * 0x1.0p-22 + 0x1.0p-149);
+}
 /* As the double fused kernel: the pairs (row, column) of the ns x nj tile with product <= t[row]
  * (T a multiple of 32, t padded to a multiple of 32; 16 entries of slack in pr, pc). */
 int knn_f32_filter(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc);

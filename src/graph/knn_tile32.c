@@ -18,7 +18,6 @@
  * tau = 2 ((2 D + 8) u + tol): twice the float bound, plus twice the double tile's own margin
  * (centring, knn_tile_tol). */
 #include "graph/graph_impl.h"
-#include <float.h>
 #include <immintrin.h>
 #include <math.h>
 
@@ -56,15 +55,6 @@ void knn_f32_pack(const double *p, pm_gidx_t n, int D, int T, double s, double s
       bmax[t] = m / (1.0 - 2.0 * knn_tile_tol(D)); /* the tile holds |b|^2 (1 - 2 tol) */
     }
   }
-}
-
-float knn_f32_threshold(double bound2, double qn, double bmax, double s2, double tau, int D)
-{
-  double t = s2 * (bound2 - qn) + tau * s2 * (qn + bmax) + (2.0 * D + 8.0) * 0x1.0p-126;
-  float  f;
-  if (!(t < (double)FLT_MAX)) return INFINITY;
-  f = (float)t;
-  return (double)f < t ? nextafterf(f, INFINITY) : f; /* rounded up */
 }
 
 /* 32 rows (two vectors of the coordinate-major query tile) by 8 columns: as knn_tile.c's
