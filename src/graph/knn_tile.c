@@ -293,16 +293,12 @@ static collect_fn pick_collect(void)
   return collect_sse2;
 }
 
-/* The float filter for the rows [r0, r0 + ns) against block tile t, unless its margin would let
- * through more than a sliver beyond the rows' bounds (data far from mu against the neighbour
- * distances): then the double kernel, whose margin is 2^29 times narrower. */
-static int single_ok(const knn_f32_t *f, pm_gidx_t t, const double *qn, const double *bound2, int ns)
+/* The float filter for a row tile (largest |x - mu|^2 qmax, smallest bound bmin) against block
+ * tile t, unless its margin would let through more than a sliver beyond the rows' bounds (data
+ * far from mu against the neighbour distances): then the double kernel, whose margin is 2^29
+ * times narrower. */
+static int single_ok(const knn_f32_t *f, pm_gidx_t t, double qmax, double bmin)
 {
-  double qmax = 0.0, bmin = PETSC_INFINITY;
-  for (int ii = 0; ii < ns; ii++) {
-    qmax = qn[ii] > qmax ? qn[ii] : qmax;
-    bmin = bound2[ii] < bmin ? bound2[ii] : bmin;
-  }
   return f->tau * (qmax + f->bmax[t]) <= 1e-3 * bmin;
 }
 
@@ -327,19 +323,38 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   /* 3: fused AVX-512, 2: fused AVX2, 0: the BLAS dgemm and a filter pass */
   int        fused   = simd >= 3 && T % 16 == 0 ? 3 : simd == 2 && T % 8 == 0 && __builtin_cpu_supports("fma") ? 2 : 0;
   float     *tf      = (float *)C; /* the float thresholds (C is not used by the fused kernels) */
+  int        nrt     = (ni + T - 1) / T; /* row tiles of the group */
+  double     qmx[KNN_ROW_GROUP / 8], rmx[KNN_ROW_GROUP / 8], rmn[KNN_ROW_GROUP / 8]; /* per row tile: largest |x - mu|^2, largest and smallest bound */
 
   PetscFunctionBeginUser;
   if (fused == 2 || (f && simd == 2)) knn_lut8_init();
-  PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0);
+  PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0 && nrt <= KNN_ROW_GROUP / 8);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
+  for (int s = 0; s < nrt; s++) {
+    qmx[s] = 0.0;
+    for (int ii = s * T; ii < PetscMin(ni, (s + 1) * T); ii++) qmx[s] = qn[i0 + ii] > qmx[s] ? qn[i0 + ii] : qmx[s];
+  }
   /* a column tile is used by every row tile of the group while it is in cache: the block (its
      packed copy and its input rows) streams from memory once per group, not once per row tile */
   for (pm_gidx_t t = 0; t * T < b->n; t++) {
     pm_gidx_t     tt = plan ? plan->order[t] : t, j0 = tt * (pm_gidx_t)T;
     int           nj = (int)(b->n - j0 < T ? b->n - j0 : T);
+    double        gmax = 0.0;
+    /* the row tiles' bounds now (they only fall while the tile is searched: the tests below stay
+       safe, and single_ok is only a choice of speed) */
+    for (int s = 0; s < nrt; s++) {
+      const double *bd = L->bound2 + i0 + s * T;
+      int           n  = PetscMin(ni - s * T, T);
+      rmx[s] = 0.0;
+      rmn[s] = PETSC_INFINITY;
+      for (int ii = 0; ii < n; ii++) {
+        rmx[s] = bd[ii] > rmx[s] ? bd[ii] : rmx[s];
+        rmn[s] = bd[ii] < rmn[s] ? bd[ii] : rmn[s];
+      }
+      gmax = rmx[s] > gmax ? rmx[s] : gmax;
+    }
     if (plan) { /* the tile cannot hold a neighbour of any row of the group: skip it */
-      double gmax = 0.0, lb2 = knn_box_gap2(plan->gbox, plan->tbox + 2 * tt * D, D);
-      for (int ii = 0; ii < ni; ii++) gmax = L->bound2[i0 + ii] > gmax ? L->bound2[i0 + ii] : gmax;
+      double lb2 = knn_box_gap2(plan->gbox, plan->tbox + 2 * tt * D, D);
       if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > gmax) {
         plan->skipped++;
         continue;
@@ -352,24 +367,24 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       int       ns = ni - s0 < T ? ni - s0 : T, np = 0;
       pm_gidx_t r0 = i0 + s0;
       if (plan && plan->qbox) { /* the same test for one row tile: a group may straddle clusters */
-        double rmax = 0.0, lb2 = knn_box_gap2(plan->qbox + 2 * (r0 / T) * D, plan->tbox + 2 * tt * D, D);
-        for (int ii = 0; ii < ns; ii++) rmax = L->bound2[r0 + ii] > rmax ? L->bound2[r0 + ii] : rmax;
-        if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > rmax) {
+        double lb2 = knn_box_gap2(plan->qbox + 2 * (r0 / T) * D, plan->tbox + 2 * tt * D, D);
+        if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > rmx[s0 / T]) {
           plan->pairs++;
           continue;
         }
       }
       /* the filter for every row of the tile first, then the exact distances of all the pairs
          that passed in one batch (independent sums), then the offers */
-      for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
-      if (f && single_ok(f, tt, qn + r0, L->bound2 + r0, ns)) {
+      if (f && single_ok(f, tt, qmx[s0 / T], rmn[s0 / T])) {
         for (int ii = 0; ii < ns; ii++) tf[ii] = knn_f32_threshold(L->bound2[r0 + ii], qn[r0 + ii], f->bmax[tt], f->s2, f->tau, D);
         for (int ii = ns; ii % 32; ii++) tf[ii] = 0.0f; /* whole strips (masked off) */
         np = knn_f32_filter(f->qa + (size_t)(r0 / T) * A * T, f->ba + (size_t)tt * A * T, T, A, ns, nj, tf, pr, pc);
       } else if (fused) {
+        for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
         for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
         np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
       } else {
+        for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
         /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
         np = collect(C, ns, nj, d2, pr, pc);
