@@ -69,36 +69,46 @@ static PetscErrorCode fetch_sample(MPI_Comm comm, const knn_block_t *q, pm_gidx_
 
 /* The j-th smallest (1-based) of v[0..n), n <= PREBOUND_G: the values binned by the monotone map
  * min(floor((x - lo) 32 / (hi - lo)), 31) (a lower bin holds only smaller values), so one count
- * finds the bin of the j-th and only its few values are ordered. A quickselect over all n was
- * four fifths of this file's time (its comparisons are unpredictable). */
+ * finds the bin of the j-th; a bin of a few values is ordered by insertion, a crowded one (most
+ * minima of clustered data fall in the lowest bin when a few lie far away) is binned again over
+ * its own range. A quickselect over all n was four fifths of this file's time (its comparisons
+ * are unpredictable). */
 static double jth_smallest(const double *v, int n, int j)
 {
-  enum { NB = 32 };
-  int    cnt[NB] = {0}, kb = 0, below = 0, nt = 0;
-  double lo = v[0], hi = v[0], sc, tmp[PREBOUND_G];
+  enum { NB = 32, FEW = 16 };
+  double w[PREBOUND_G];
 
-  for (int c = 1; c < n; c++) {
-    lo = v[c] < lo ? v[c] : lo;
-    hi = v[c] > hi ? v[c] : hi;
-  }
-  if (!(hi > lo)) return lo;
-  sc = NB / (hi - lo);
-  for (int c = 0; c < n; c++) {
-    int b = (int)((v[c] - lo) * sc);
-    cnt[b < NB - 1 ? b : NB - 1]++;
-  }
-  while (below + cnt[kb] < j) below += cnt[kb++];
-  for (int c = 0; c < n; c++) {
-    int b = (int)((v[c] - lo) * sc);
-    if ((b < NB - 1 ? b : NB - 1) == kb) tmp[nt++] = v[c];
-  }
-  for (int a = 1; a < nt; a++) /* insertion: a bin holds a few values */
-    for (int b = a; b > 0 && tmp[b] < tmp[b - 1]; b--) {
-      double t  = tmp[b];
-      tmp[b]     = tmp[b - 1];
-      tmp[b - 1] = t;
+  for (int c = 0; c < n; c++) w[c] = v[c];
+  for (;;) {
+    int    cnt[NB] = {0}, kb = 0, below = 0, nt = 0;
+    double lo = w[0], hi = w[0], sc;
+    for (int c = 1; c < n; c++) {
+      lo = w[c] < lo ? w[c] : lo;
+      hi = w[c] > hi ? w[c] : hi;
     }
-  return tmp[j - below - 1];
+    if (!(hi > lo)) return lo;
+    if (n <= FEW) { /* insertion */
+      for (int a = 1; a < n; a++)
+        for (int b = a; b > 0 && w[b] < w[b - 1]; b--) {
+          double t = w[b];
+          w[b]     = w[b - 1];
+          w[b - 1] = t;
+        }
+      return w[j - 1];
+    }
+    sc = NB / (hi - lo);
+    for (int c = 0; c < n; c++) {
+      int b = (int)((w[c] - lo) * sc);
+      cnt[b < NB - 1 ? b : NB - 1]++;
+    }
+    while (below + cnt[kb] < j) below += cnt[kb++];
+    for (int c = 0; c < n; c++) { /* keep the bin of the j-th (in place: nt <= c) */
+      int b = (int)((w[c] - lo) * sc);
+      if ((b < NB - 1 ? b : NB - 1) == kb) w[nt++] = w[c];
+    }
+    n = nt;
+    j -= below;
+  }
 }
 
 int knn_prebound_rank(const pm_knn_t *knn, pm_gidx_t N, int k)
