@@ -19,6 +19,15 @@
 
 typedef int64_t pm_gidx_t; /* global point index; never PetscInt (32-bit in Debian's PETSc) */
 
+/* The splitmix64 finalizer: a well-mixed 64-bit hash of z (reproducible pseudo-random numbers
+ * keyed by seeds and global indices, the same on any rank count). */
+static inline uint64_t pm_mix64(uint64_t z)
+{
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 /* Broken invariant = bug, not user error: print and abort (all builds; cheap checks only). */
 #define PM_ASSERT(cond) \
   do { \

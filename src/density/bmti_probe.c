@@ -29,10 +29,7 @@ typedef struct {
 
 static double rademacher(uint64_t seed, uint64_t probe, pm_gidx_t i)
 {
-  uint64_t z = seed * 0xd1342543de82ef95ULL + probe * 0x9e3779b97f4a7c15ULL + 0xbf58476d1ce4e5b9ULL * (uint64_t)(i + 1);
-  z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z          = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
+  uint64_t z = pm_mix64(seed * 0xd1342543de82ef95ULL + probe * 0x9e3779b97f4a7c15ULL + 0xbf58476d1ce4e5b9ULL * (uint64_t)(i + 1));
   return (z >> 63) ? 1.0 : -1.0;
 }
 

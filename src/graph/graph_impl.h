@@ -94,6 +94,16 @@ static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, d
 /* Sort every row by (distance, index) and put the point itself in column 0. */
 PetscErrorCode knn_lists_finish(knn_lists_t *L);
 
+/* Smallest and largest of d[0..n), n >= 1 (no NaN). */
+void knn_value_range(const double *d, int n, double *lo, double *hi);
+/* The monotone bucket map min(floor((x - lo) s), nb - 1): a lower bucket means a strictly smaller
+ * value (the selections of knn_select.c and knn_prebound.c). */
+static inline int knn_bucket_of(double x, double lo, double s, int nb)
+{
+  int b = (int)((x - lo) * s);
+  return b < nb - 1 ? b : nb - 1;
+}
+
 /* knn.c: widest vector instructions the kernels may use (3 AVX-512, 2 AVX2, 1 SSE2). */
 int knn_simd(void);
 

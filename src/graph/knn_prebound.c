@@ -26,11 +26,8 @@
 /* Sample row of stratum r (global rows [ceil(r N / m), ceil((r + 1) N / m))). */
 static pm_gidx_t stratum_row(pm_gidx_t r, pm_gidx_t m, pm_gidx_t N)
 {
-  uint64_t  z  = 0x9e3779b97f4a7c15ULL * (uint64_t)(r + 1);
+  uint64_t  z  = pm_mix64(0x9e3779b97f4a7c15ULL * (uint64_t)(r + 1));
   pm_gidx_t lo = (r * N + m - 1) / m, hi = ((r + 1) * N + m - 1) / m;
-  z            = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z            = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
   return lo + (pm_gidx_t)((z >> 11) % (uint64_t)(hi - lo));
 }
 
@@ -81,11 +78,8 @@ static double jth_smallest(const double *v, int n, int j)
   for (int c = 0; c < n; c++) w[c] = v[c];
   for (;;) {
     int    cnt[NB] = {0}, kb = 0, below = 0, nt = 0;
-    double lo = w[0], hi = w[0], sc;
-    for (int c = 1; c < n; c++) {
-      lo = w[c] < lo ? w[c] : lo;
-      hi = w[c] > hi ? w[c] : hi;
-    }
+    double lo, hi, sc;
+    knn_value_range(w, n, &lo, &hi);
     if (!(hi > lo)) return lo;
     if (n <= FEW) { /* insertion */
       for (int a = 1; a < n; a++)
@@ -97,15 +91,10 @@ static double jth_smallest(const double *v, int n, int j)
       return w[j - 1];
     }
     sc = NB / (hi - lo);
-    for (int c = 0; c < n; c++) {
-      int b = (int)((w[c] - lo) * sc);
-      cnt[b < NB - 1 ? b : NB - 1]++;
-    }
+    for (int c = 0; c < n; c++) cnt[knn_bucket_of(w[c], lo, sc, NB)]++;
     while (below + cnt[kb] < j) below += cnt[kb++];
-    for (int c = 0; c < n; c++) { /* keep the bin of the j-th (in place: nt <= c) */
-      int b = (int)((w[c] - lo) * sc);
-      if ((b < NB - 1 ? b : NB - 1) == kb) w[nt++] = w[c];
-    }
+    for (int c = 0; c < n; c++) /* keep the bin of the j-th (in place: nt <= c) */
+      if (knn_bucket_of(w[c], lo, sc, NB) == kb) w[nt++] = w[c];
     n = nt;
     j -= below;
   }

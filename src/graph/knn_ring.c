@@ -321,6 +321,11 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
  * distance above it: a point tied with the k-th after rounding may have been refused) are searched
  * again from +inf in a second ring, in which every rank takes part with its block. Rare: the
  * bounds are set for a failure rate of about 1e-5 per row or less (knn_prebound.c). */
+static inline int short_row(const ring_ctx_t *c, pm_gidx_t i)
+{
+  return c->h->fill[i] < c->h->k || c->h->bound2[i] > c->pre[i];
+}
+
 static PetscErrorCode research_short_rows(ring_ctx_t *c, int rank, int size, const pm_gidx_t *starts, pm_gidx_t nmax)
 {
   const knn_block_t *q = c->mine;
@@ -332,7 +337,7 @@ static PetscErrorCode research_short_rows(ring_ctx_t *c, int rank, int size, con
   pm_progress_t     *prog = c->prog;
 
   PetscFunctionBeginUser;
-  for (pm_gidx_t i = 0; i < q->n; i++) nf += h->fill[i] < h->k || h->bound2[i] > c->pre[i];
+  for (pm_gidx_t i = 0; i < q->n; i++) nf += short_row(c, i);
   PetscCallMPI(MPI_Allreduce(&nf, &nall, 1, MPI_INT64_T, MPI_SUM, c->knn->comm));
   c->knn->n_researched = nall;
   PetscCall(PetscInfo(NULL, "kNN brute force: %" PRId64 " rows (%" PRId64 " on this rank) searched again: their provisional bound was too small\n", nall, nf));
@@ -341,7 +346,7 @@ static PetscErrorCode research_short_rows(ring_ctx_t *c, int rank, int size, con
   PetscCall(PetscMalloc2(nf * nc + 1, &ind, nf * nc + 1, &dist));
   nf = 0;
   for (pm_gidx_t i = 0; i < q->n; i++)
-    if (h->fill[i] < h->k || h->bound2[i] > c->pre[i]) {
+    if (short_row(c, i)) {
       fi[nf] = i;
       fg[nf] = h->self ? h->self[i] : h->row_start + i;
       PetscCall(PetscArraycpy(fx + nf * D, q->x + i * D, D));

@@ -126,9 +126,9 @@ static void sort_pairs(double *d, pm_gidx_t *g, int n)
 #define KNN_NBUCKET 256
 _Static_assert(KNN_NBUCKET <= 256, "a bucket number must fit the byte of knn_buf_t.bk");
 
-/* Smallest and largest of d[0..n), n >= 1 (no NaN). Eight running minima and maxima (four
- * vectors of two): one chain of dependent min/max over n values was a quarter of select_into. */
-static void value_range(const double *d, int n, double *lo, double *hi)
+/* Eight running minima and maxima (four vectors of two): one chain of dependent min/max over n
+ * values was a quarter of select_into. */
+void knn_value_range(const double *d, int n, double *lo, double *hi)
 {
   int c = 0;
   *lo = *hi = d[0];
@@ -154,14 +154,6 @@ static void value_range(const double *d, int n, double *lo, double *hi)
   }
 }
 
-/* The monotone bucket map min(floor((x - lo) s), nb - 1): a lower bucket means a strictly smaller
- * distance. */
-static inline int bucket_of(double x, double lo, double s, int nb)
-{
-  int b = (int)((x - lo) * s);
-  return b < nb - 1 ? b : nb - 1;
-}
-
 /* Write the m smallest of d/g[0..n) (by distance, then index; 1 <= m < n) to D/G[0..m), in no
  * particular order, and return the largest of them. The distances are binned by the monotone map
  * b(x) = min(floor((x - lo) * s), NB - 1): a lower bucket means a strictly smaller distance, so
@@ -173,7 +165,7 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
   double lo, hi, s, mx;
   int    cnt[2][KNN_NBUCKET] = {{0}}, kb = 0, below = 0, p = 0, q = 0, need, c;
 
-  value_range(d, n, &lo, &hi);
+  knn_value_range(d, n, &lo, &hi);
   if (!(hi > lo)) { /* all distances equal: the index decides */
     for (int c = 0; c < n; c++) {
       td[c] = d[c];
@@ -187,7 +179,7 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
     return lo;
   }
   s = KNN_NBUCKET / (hi - lo);
-  for (c = 0; c < n; c++) bk[c] = (unsigned char)bucket_of(d[c], lo, s, KNN_NBUCKET);
+  for (c = 0; c < n; c++) bk[c] = (unsigned char)knn_bucket_of(d[c], lo, s, KNN_NBUCKET);
   /* two tables: runs of one bucket (close distances) would otherwise chain every increment
      through memory */
   for (c = 0; c + 2 <= n; c += 2) {
@@ -271,17 +263,17 @@ static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, 
 {
   double lo, hi, s;
 
-  value_range(d, n, &lo, &hi);
+  knn_value_range(d, n, &lo, &hi);
   if (n < 32 || !(hi > lo)) {
     sort_pairs(d, g, n);
     return;
   }
   s = n / (hi - lo);
   for (int b = 0; b <= n; b++) cnt[b] = 0;
-  for (int c = 0; c < n; c++) cnt[bucket_of(d[c], lo, s, n) + 1]++;
+  for (int c = 0; c < n; c++) cnt[knn_bucket_of(d[c], lo, s, n) + 1]++;
   for (int b = 0; b < n; b++) cnt[b + 1] += cnt[b]; /* cnt[b]: first slot of bucket b */
   for (int c = 0; c < n; c++) {
-    int p = cnt[bucket_of(d[c], lo, s, n)]++; /* afterwards cnt[b] is the end of bucket b */
+    int p = cnt[knn_bucket_of(d[c], lo, s, n)]++; /* afterwards cnt[b] is the end of bucket b */
     td[p] = d[c];
     tg[p] = g[c];
   }

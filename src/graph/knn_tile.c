@@ -379,15 +379,16 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
         for (int ii = 0; ii < ns; ii++) tf[ii] = knn_f32_threshold(L->bound2[r0 + ii], qn[r0 + ii], f->bmax[tt], f->s2, f->tau, D);
         for (int ii = ns; ii % 32; ii++) tf[ii] = 0.0f; /* whole strips (masked off) */
         np = knn_f32_filter(f->qa + (size_t)(r0 / T) * A * T, f->ba + (size_t)tt * A * T, T, A, ns, nj, tf, pr, pc);
-      } else if (fused) {
-        for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
-        for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
-        np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
       } else {
         for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
-        /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
-        np = collect(C, ns, nj, d2, pr, pc);
+        if (fused) {
+          for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
+          np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
+        } else {
+          /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
+          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
+          np = collect(C, ns, nj, d2, pr, pc);
+        }
       }
       if (!np) continue;
       exact_pairs(q->x + r0 * D, xb, D, pr, pc, np, d2);
