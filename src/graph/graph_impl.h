@@ -47,7 +47,15 @@ typedef struct {
   int             *fill;
   double          *bound2;
   const pm_gidx_t *self; /* global index of local row i, or NULL: row_start + i */
+  const pm_gidx_t *slot; /* the row of ind/dist holding local row i's list, or NULL: i (brute force
+                            searches in kd order and keeps the lists in the input order) */
 } knn_lists_t;
+
+/* First entry of local row i's list row (column 0) in ind/dist. */
+static inline size_t knn_list_at(const knn_lists_t *L, pm_gidx_t i)
+{
+  return (size_t)(L->slot ? L->slot[i] : i) * (size_t)L->ncol;
+}
 
 /* Candidate buffers for `rows` rows (row r of the buffer serves one local row at a time). */
 typedef struct {
@@ -55,9 +63,7 @@ typedef struct {
   int       *cnt;
   double    *d2; /* rows x cap exact squared distances */
   pm_gidx_t *g;  /* rows x cap global indices */
-  double    *sd; /* scratch for one merge: k + cap */
-  pm_gidx_t *sg;
-  double    *td; /* scratch: the entries of the bucket holding the k-th (k + cap) */
+  double    *td; /* scratch for one merge: the entries of the bucket holding the k-th (k + cap) */
   pm_gidx_t     *tg;
   unsigned char *bk; /* scratch: the bucket of each entry of a merge (k + cap) */
 } knn_buf_t;
@@ -158,11 +164,11 @@ size_t knn_brute_work_size(const pm_knn_t *knn);
 double knn_tile_tol(int dim);
 
 /* knn_prebound.c: provisional bounds for brute force. t[0..q->n): for each row of q, an estimate
- * of its squared k-th neighbour distance, too large with near certainty (+inf for all when off);
- * qa, qn, mu: q's packed tile rows (knn_brute_pack_queries). A row whose search under such a bound
- * ends with fewer than k neighbours, or a k-th distance above it, must be searched again.
- * Collective. */
-PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const double *mu, pm_gidx_t N, int k, double *t);
+ * of its squared k-th neighbour distance, too large with high probability (+inf for all when off);
+ * qa, qn, mu: q's packed tile rows (knn_brute_pack_queries); s: the float scale (knn_f32_scale of
+ * the largest |x - mu| over all ranks). A row whose search under such a bound ends with fewer than
+ * k neighbours, or a k-th distance above it, must be searched again. Collective. */
+PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const double *mu, double s, pm_gidx_t N, int k, double *t);
 /* The sample rank j the bounds use for N points and k neighbours (0: none). */
 int knn_prebound_rank(const pm_knn_t *knn, pm_gidx_t N, int k);
 
@@ -192,8 +198,6 @@ struct knn_plan {
   int64_t       pairs;   /* (row tile, column tile) pairs skipped beyond those (added to) */
 };
 size_t knn_tile_order_scratch(int ntiles, int dim);
-/* Move the rows of ind/dist (ncol each) from kd order to input order: row i goes to gp[i] - start. */
-PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start);
 
 /* knn_tree.c: kd-tree over one block, queried by every local row with its current bound. */
 typedef struct knn_tree knn_tree_t;

@@ -179,24 +179,29 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
   g->method    = method;
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
+  pm_advise_huge(g->ind, sizeof(pm_gidx_t) * (size_t)(X->n_local * g->ncol)); /* the lists are written row by row in the search order */
+  pm_advise_huge(g->dist, sizeof(double) * (size_t)(X->n_local * g->ncol));
   if (method == PM_KNN_TREE && size > 1)
     PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
-  else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
+  else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c); the lists in the input order */
     knn_block_t kd = mine;
-    pm_gidx_t  *gp;
+    pm_gidx_t  *gp, *slot;
     /* the rows are reordered in place and restored after the ring: no second copy of the block */
     PetscCall(knn_kd_order(&mine, knn->tile, &gp));
     PetscCall(knn_rows_permute(X->x, X->dim, X->n_local, gp, X->row_start, PETSC_FALSE));
     kd.gidx = gp;
+    PetscCall(PetscMalloc1(X->n_local + 1, &slot));
+    for (pm_gidx_t i = 0; i < X->n_local; i++) slot[i] = gp[i] - X->row_start;
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     h.self = gp;
+    h.slot = slot;
     PetscCall(knn_ring_search(knn, &kd, method, &h));
     PetscCall(knn_rows_permute(X->x, X->dim, X->n_local, gp, X->row_start, PETSC_TRUE));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_finish(&h));
-    PetscCall(knn_rows_unpermute(g->ind, g->dist, g->ncol, X->n_local, gp, X->row_start));
     PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_free(&h));
+    PetscCall(PetscFree(slot));
     PetscCall(PetscFree(gp));
   } else {
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));

@@ -1,10 +1,10 @@
 /* Provisional bounds for brute force. A row's bound starts at +inf and falls only as neighbours
  * are found: it admits every point of the first tiles, and in all about k (1 + ln(N / k))
  * candidates per row pass the filter and are measured exactly. Here each row's bound starts instead
- * at an estimate of its k-th neighbour distance that is too large with near certainty: the j-th
- * smallest distance to a global sample of m rows, with j well above the number of sample rows
- * expected inside the k-th neighbour (lambda = k m / N). Then about k (1 + ln(c / k)) candidates
- * pass, c ~ j N / m the points inside the provisional bound.
+ * at an estimate of its k-th neighbour distance that is too large with high probability: the j-th
+ * smallest distance to a global sample of m rows, with j above the number of sample rows expected
+ * inside the k-th neighbour (lambda = k m / N). Then about k (1 + ln(c / k)) candidates pass,
+ * c ~ j N / m the points inside the provisional bound.
  *
  * Exactness does not rest on the estimate. A row whose bound was too small ends the search with
  * fewer than k neighbours in its list (every point inside the bound was offered); knn_ring.c
@@ -12,16 +12,38 @@
  * a hashed offset (no stride can line up with a period of the input, such as atoms of one type
  * every few rows), the same rows for any rank count and row order.
  *
- * The distances are the brute-force tile products (knn_tile.c's packing: approximations within
- * knn_tile_tol, immaterial here). Selecting the j-th of m per row would cost about as much as it
- * saves, so the m = 1024 columns are folded into G = 128 running minima first (slot r mod G), and
- * the bound is the j-th smallest minimum: at least the j-th smallest distance, so as safe. */
+ * The rank j. The k-th neighbour ball of a row holds exactly k of the N points, so for any data
+ * the number of sample rows inside it has mean lambda and at most the spread of a Poisson count
+ * (one row per stratum spreads less). j - 1 is the smallest count whose Poisson tail is at most
+ * PREBOUND_FAIL (the row itself may be a sample row: + 1). A row cut short costs about two rows'
+ * search, so a failure rate of 1e-3 costs 0.2 % while a tighter j saves a fifth of the candidates
+ * (c falls with j; measured in docs/knn.md). m is 2048, or less where lambda would exceed
+ * PREBOUND_LAMBDA (small N: the minima below would lose too much).
+ *
+ * The distances: one sgemm per tile pair on float copies of the packed tiles (knn_tile32.c's
+ * operands, scaled by s), half the cost of dgemm. Selecting the j-th of m per row would cost about
+ * as much as it saves, so the m columns are folded into G = 128 running minima first (slot r mod
+ * G), and the bound is the j-th smallest minimum: at least the j-th smallest distance, so as safe.
+ * That j-th minimum is bracketed by bisection on counts (branch-free passes that vectorize) to
+ * 2^-PREBOUND_BISECT of the minima's range, from above. The float rounding is covered by
+ * knn_f32_tau's margin, as in the filter. */
 #include "graph/graph_impl.h"
 #include <cblas.h>
 #include <math.h>
 
-#define PREBOUND_M 1024 /* sample rows */
-#define PREBOUND_G 128  /* running minima per row */
+#define PREBOUND_M      2048 /* sample rows at most */
+#define PREBOUND_LAMBDA 12.0 /* largest k m / N */
+#define PREBOUND_MIN_M  256  /* fewer sample rows: no bounds */
+#define PREBOUND_G      128  /* running minima per row */
+#define PREBOUND_FAIL   1e-3 /* Poisson tail of the rank */
+#define PREBOUND_BISECT 12
+
+/* Sample rows for N points and k neighbours (0: none). */
+static pm_gidx_t sample_rows(pm_gidx_t N, int k)
+{
+  double m = PetscMin((double)PREBOUND_M, floor(PREBOUND_LAMBDA * (double)N / k));
+  return m >= PREBOUND_MIN_M ? (pm_gidx_t)m : 0;
+}
 
 /* Sample row of stratum r (global rows [ceil(r N / m), ceil((r + 1) N / m))). */
 static pm_gidx_t stratum_row(pm_gidx_t r, pm_gidx_t m, pm_gidx_t N)
@@ -64,57 +86,86 @@ static PetscErrorCode fetch_sample(MPI_Comm comm, const knn_block_t *q, pm_gidx_
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The j-th smallest (1-based) of v[0..n), n <= PREBOUND_G: the values binned by the monotone map
- * min(floor((x - lo) 32 / (hi - lo)), 31) (a lower bin holds only smaller values), so one count
- * finds the bin of the j-th; a bin of a few values is ordered by insertion, a crowded one (most
- * minima of clustered data fall in the lowest bin when a few lie far away) is binned again over
- * its own range. A quickselect over all n was four fifths of this file's time (its comparisons
- * are unpredictable). */
-static double jth_smallest(const double *v, int n, int j)
+/* How many of v[0..n) are <= x (a branch-free pass). */
+static inline int count_le(const float *v, int n, float x)
 {
-  enum { NB = 32, FEW = 16 };
-  double w[PREBOUND_G];
+  int c = 0;
+  for (int e = 0; e < n; e++) c += v[e] <= x;
+  return c;
+}
 
-  for (int c = 0; c < n; c++) w[c] = v[c];
-  for (;;) {
-    int    cnt[NB] = {0}, kb = 0, below = 0, nt = 0;
-    double lo, hi, sc;
-    knn_value_range(w, n, &lo, &hi);
-    if (!(hi > lo)) return lo;
-    if (n <= FEW) { /* insertion */
-      for (int a = 1; a < n; a++)
-        for (int b = a; b > 0 && w[b] < w[b - 1]; b--) {
-          double t = w[b];
-          w[b]     = w[b - 1];
-          w[b - 1] = t;
-        }
-      return w[j - 1];
+/* A value at least the j-th smallest (1-based) of v[0..PREBOUND_G), and above it by at most
+ * 2^-PREBOUND_BISECT of the range of v: bisection keeping count(<= hi) >= j > count(<= lo). The
+ * passes vectorize (lane-wise minima and maxima, then counts); an AVX-512 clone where it runs. */
+__attribute__((target_clones("avx512f", "default"))) static float jth_upper(const float *v, int j)
+{
+  enum { L = 16, n = PREBOUND_G };
+  float lo, hi, l[L], h[L];
+
+  for (int u = 0; u < L; u++) l[u] = h[u] = v[u];
+  for (int e = L; e < n; e += L)
+    for (int u = 0; u < L; u++) {
+      l[u] = v[e + u] < l[u] ? v[e + u] : l[u];
+      h[u] = v[e + u] > h[u] ? v[e + u] : h[u];
     }
-    sc = NB / (hi - lo);
-    for (int c = 0; c < n; c++) cnt[knn_bucket_of(w[c], lo, sc, NB)]++;
-    while (below + cnt[kb] < j) below += cnt[kb++];
-    for (int c = 0; c < n; c++) /* keep the bin of the j-th (in place: nt <= c) */
-      if (knn_bucket_of(w[c], lo, sc, NB) == kb) w[nt++] = w[c];
-    n = nt;
-    j -= below;
+  lo = l[0];
+  hi = h[0];
+  for (int u = 1; u < L; u++) {
+    lo = l[u] < lo ? l[u] : lo;
+    hi = h[u] > hi ? h[u] : hi;
+  }
+  if (count_le(v, n, lo) >= j) return lo;
+  for (int it = 0; it < PREBOUND_BISECT; it++) {
+    float mid = lo + 0.5f * (hi - lo);
+    if (!(mid > lo && mid < hi)) break; /* adjacent floats */
+    if (count_le(v, n, mid) >= j) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/* The running minima of a row tile (ns rows, G slots each) lowered by the ns x nj products C of
+ * sample columns j0 .. j0 + nj - 1 (column j0 + c in slot (j0 + c) mod G). */
+__attribute__((target_clones("avx512f", "default"))) static void fold_minima(const float *C, int ns, int nj, pm_gidx_t j0, float *mins)
+{
+  for (int r = 0; r < ns; r++) {
+    const float *c  = C + (size_t)r * nj;
+    float       *mr = mins + (size_t)r * PREBOUND_G;
+    for (int c0 = 0; c0 < nj;) {
+      int sl = (int)((j0 + c0) % PREBOUND_G), len = PetscMin(PREBOUND_G - sl, nj - c0);
+      for (int u = 0; u < len; u++) mr[sl + u] = c[c0 + u] < mr[sl + u] ? c[c0 + u] : mr[sl + u];
+      c0 += len;
+    }
   }
 }
 
 int knn_prebound_rank(const pm_knn_t *knn, pm_gidx_t N, int k)
 {
-  double m = (double)PetscMin(N, PREBOUND_M), lambda = k * m / (double)N;
-  int    j = (int)ceil(lambda + 4.0 * sqrt(lambda) + 4.0) + 1; /* + 1: the row itself may be a sample row */
+  pm_gidx_t m = sample_rows(N, k);
+  double    lambda, p, tail;
+  int       c = 0;
 
-  if (!knn->prebound) return 0;
+  if (!knn->prebound || !m) return 0;
   if (knn->prebound_rank > 0) return PetscMin(knn->prebound_rank, PREBOUND_G);
-  return j <= PREBOUND_G / 2 ? j : 0; /* beyond, the minima lose too much: small N, where the gain is small too */
+  lambda = k * (double)m / (double)N;
+  p      = exp(-lambda); /* P(count = c) */
+  tail   = 1.0 - p;      /* P(count > c) */
+  while (tail > PREBOUND_FAIL) {
+    c++;
+    p *= lambda / c;
+    tail -= p;
+  }
+  /* tail = P(count >= c + 1) <= PREBOUND_FAIL: the (c + 1)-th, + 1 for the row itself */
+  return c + 2 <= PREBOUND_G / 2 ? c + 2 : 0;
 }
 
-PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const double *mu, pm_gidx_t N, int k, double *t)
+PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, const double *mu, double s, pm_gidx_t N, int k, double *t)
 {
-  int         T = knn->tile, D = q->dim, A = D + 1, j = knn_prebound_rank(knn, N, k);
-  pm_gidx_t   m = PetscMin(N, PREBOUND_M);
-  double     *sx, *sa, *C, *mins, smax = 0.0, tol = knn_tile_tol(D);
+  int         T = knn->tile, D = q->dim, A = D + 1, j = knn_prebound_rank(knn, N, k), G = PREBOUND_G;
+  pm_gidx_t   m = sample_rows(N, k);
+  double      smax = 0.0, tau = knn_f32_tau(D), s2 = s * s;
+  double     *sx, *sa;
+  float      *sf, *qf, *C, *mins;
   knn_block_t sb;
 
   PetscFunctionBeginUser;
@@ -127,36 +178,33 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
   PetscCall(PetscMalloc1(knn_brute_pack_size(m, D, T), &sa));
   knn_brute_augment(&sb, mu, T, sa);
   for (pm_gidx_t r = 0; r < m; r++) smax = PetscMax(smax, sa[(size_t)(r / T) * A * T + (size_t)D * T + r % T]); /* |y - mu|^2 (1 - 2 tol) */
-  PetscCall(PetscMalloc2((size_t)T * T, &C, (size_t)T * PREBOUND_G, &mins));
+  smax /= 1.0 - 2.0 * knn_tile_tol(D);
+  PetscCall(PetscMalloc1(knn_f32_pack_size(m, D, T), &sf));
+  knn_f32_pack(sa, m, D, T, s, s2, sf, NULL); /* [-2 s (y - mu), s^2 |y - mu|^2 (1 - 2 tol)] */
+  PetscCall(PetscFree(sa));
+  PetscCall(PetscFree(sx));
+  PetscCall(PetscMalloc3((size_t)A * T, &qf, (size_t)T * T, &C, (size_t)T * G, &mins));
   for (pm_gidx_t r0 = 0; r0 < q->n; r0 += T) {
     int ns = (int)(q->n - r0 < T ? q->n - r0 : T);
-    for (size_t e = 0; e < (size_t)ns * PREBOUND_G; e++) mins[e] = PETSC_INFINITY;
+    knn_f32_pack(qa + (size_t)(r0 / T) * A * T, ns, D, T, s, 1.0, qf, NULL); /* [s (x - mu), 1] */
+    for (size_t e = 0; e < (size_t)ns * G; e++) mins[e] = INFINITY;
     for (pm_gidx_t j0 = 0; j0 < m; j0 += T) {
       int nj = (int)(m - j0 < T ? m - j0 : T);
-      /* C = [x - mu, 1] [-2 (y - mu), |y - mu|^2 (1 - 2 tol)]^T: |x - y|^2 - |x - mu|^2, rounded */
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, qa + (size_t)(r0 / T) * A * T, T, sa + (size_t)(j0 / T) * A * T, T, 0.0, C, nj);
-      for (int r = 0; r < ns; r++) {
-        const double *c  = C + (size_t)r * nj;
-        double       *mr = mins + (size_t)r * PREBOUND_G;
-        for (int c0 = 0; c0 < nj;) { /* columns j0 + c0 .. in slots (j0 + c0) mod G .. */
-          int s = (int)((j0 + c0) % PREBOUND_G), len = PetscMin(PREBOUND_G - s, nj - c0);
-          for (int u = 0; u < len; u++) mr[s + u] = c[c0 + u] < mr[s + u] ? c[c0 + u] : mr[s + u];
-          c0 += len;
-        }
-      }
+      /* C ~ s^2 (|x - y|^2 - |x - mu|^2) */
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0f, qf, T, sf + (size_t)(j0 / T) * A * T, T, 0.0f, C, nj);
+      fold_minima(C, ns, nj, j0, mins);
     }
     for (int r = 0; r < ns; r++) {
-      int    g = (int)PetscMin(m, PREBOUND_G);
-      /* plus twice the products' rounding margin: where the distances are small against |x - mu|
-         (a tight cluster far from mu) the rounding would otherwise cut the bound short */
-      double b = jth_smallest(mins + (size_t)r * PREBOUND_G, g, PetscMin(j, g)) + qn[r0 + r] + 4.0 * tol * (qn[r0 + r] + smax);
+      double x = qn[r0 + r];
+      /* the float products are within tau / 2 s^2 (|x - mu|^2 + |y - mu|^2) of the exact ones (knn_tile32.c; plus the
+         underflow term): the whole margin on top keeps the bound above the j-th distance */
+      double b = (double)jth_upper(mins + (size_t)r * G, j) / s2 + x + tau * (x + smax) + (2.0 * D + 8.0) * 0x1.0p-126 / s2;
       t[r0 + r] = b > 0.0 ? b * (1.0 + 1e-11) : 0.0; /* above the lists' own 1e-12 inflation: a k-th
                                                            neighbour tied with the sample's j-th is no short cut */
     }
   }
-  PetscCall(PetscFree2(C, mins));
-  PetscCall(PetscFree(sa));
-  PetscCall(PetscFree(sx));
+  PetscCall(PetscFree3(qf, C, mins));
+  PetscCall(PetscFree(sf));
   PetscCall(PetscLogEventEnd(knn->ev_prebound, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

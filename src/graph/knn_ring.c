@@ -69,12 +69,14 @@ static PetscErrorCode brute_setup(ring_ctx_t *c, pm_gidx_t nmax)
     PetscCallMPI(MPI_Allreduce(&nl, &n, 1, MPI_INT64_T, MPI_SUM, c->knn->comm));
     for (int d = 0; d < D; d++) c->mu[d] /= (double)(n > 0 ? n : 1);
   }
-  if (c->knn->filter32 && knn_f32_usable(c->knn->tile)) { /* the float filter's scale, and its block copy */
+  { /* the float scale (the provisional bounds' products, and the float filter) */
     double mx = 0.0, gmx = 0.0;
     for (pm_gidx_t i = 0; i < q->n; i++)
       for (int d = 0; d < D; d++) mx = PetscMax(mx, PetscAbsReal(q->x[i * D + d] - c->mu[d]));
     PetscCallMPI(MPI_Allreduce(&mx, &gmx, 1, MPI_DOUBLE, MPI_MAX, c->knn->comm));
     c->s = knn_f32_scale(gmx);
+  }
+  if (c->knn->filter32 && knn_f32_usable(c->knn->tile)) { /* the float filter's block copy */
     PetscCall(PetscMalloc1(knn_f32_pack_size(nmax, D, c->knn->tile), &c->bf));
     PetscCall(PetscMalloc1((nmax + c->knn->tile - 1) / c->knn->tile + 1, &c->tmax));
   }
@@ -366,8 +368,8 @@ static PetscErrorCode research_short_rows(ring_ctx_t *c, int rank, int size, con
   for (pm_gidx_t e = 0; e < nf; e++) {
     pm_gidx_t i = fi[e];
     PM_ASSERT(hs.fill[e] == h->k);
-    PetscCall(PetscArraycpy(h->ind + i * nc + 1, ind + e * nc + 1, h->k));
-    PetscCall(PetscArraycpy(h->dist + i * nc + 1, dist + e * nc + 1, h->k));
+    PetscCall(PetscArraycpy(h->ind + knn_list_at(h, i) + 1, ind + e * nc + 1, h->k));
+    PetscCall(PetscArraycpy(h->dist + knn_list_at(h, i) + 1, dist + e * nc + 1, h->k));
     h->fill[i]   = h->k;
     h->bound2[i] = hs.bound2[e];
   }
@@ -402,7 +404,7 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
     PetscCall(brute_setup(&c, nmax));
     PetscCall(knn_buf_create(knn_brute_group(knn), PetscMax(h->k, 64), h->k, &c.buf));
     PetscCall(PetscMalloc1(mine->n + 1, &c.pre));
-    PetscCall(knn_prebound(knn, mine, c.qc, c.qn, c.mu, n_global, h->k, c.pre));
+    PetscCall(knn_prebound(knn, mine, c.qc, c.qn, c.mu, c.s, n_global, h->k, c.pre));
     for (pm_gidx_t i = 0; i < mine->n; i++) h->bound2[i] = PetscMin(h->bound2[i], c.pre[i]);
     PetscCall(block_ring(&c, rank, size, starts, nmax));
     PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank, and %" PRId64 " row tiles' visits of the others; provisional bounds from sample rank %d\n", c.tskip, c.ttot, c.tpairs, knn_prebound_rank(knn, n_global, h->k)));

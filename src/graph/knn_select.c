@@ -16,6 +16,7 @@ PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, 
   L->ind       = ind;
   L->dist      = dist;
   L->self      = NULL;
+  L->slot      = NULL;
   PetscCall(PetscCalloc1(n + 1, &L->fill));
   PetscCall(PetscMalloc1(n + 1, &L->bound2));
   for (pm_gidx_t i = 0; i < n; i++) L->bound2[i] = PETSC_INFINITY;
@@ -37,7 +38,6 @@ PetscErrorCode knn_buf_create(int rows, int cap, int k, knn_buf_t *B)
   B->cap  = cap;
   PetscCall(PetscCalloc1(rows, &B->cnt));
   PetscCall(PetscMalloc2((size_t)rows * cap, &B->d2, (size_t)rows * cap, &B->g));
-  PetscCall(PetscMalloc2(k + cap, &B->sd, k + cap, &B->sg));
   PetscCall(PetscMalloc3(k + cap, &B->td, k + cap, &B->tg, k + cap, &B->bk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -47,7 +47,6 @@ PetscErrorCode knn_buf_destroy(knn_buf_t *B)
   PetscFunctionBeginUser;
   PetscCall(PetscFree(B->cnt));
   PetscCall(PetscFree2(B->d2, B->g));
-  PetscCall(PetscFree2(B->sd, B->sg));
   PetscCall(PetscFree3(B->td, B->tg, B->bk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -154,32 +153,44 @@ void knn_value_range(const double *d, int n, double *lo, double *hi)
   }
 }
 
-/* Write the m smallest of d/g[0..n) (by distance, then index; 1 <= m < n) to D/G[0..m), in no
- * particular order, and return the largest of them. The distances are binned by the monotone map
- * b(x) = min(floor((x - lo) * s), NB - 1): a lower bucket means a strictly smaller distance, so
- * every entry below the bucket kb holding the m-th is kept, and only the few entries of kb are
- * ordered (by the quickselect on (distance, index)). Two linear, branch-free passes instead of a
- * quickselect that swaps every pair several times. */
-static double select_into(const double *d, const pm_gidx_t *g, int n, int m, double *D, pm_gidx_t *G, double *td, pm_gidx_t *tg, unsigned char *bk)
+/* The m smallest (by distance, then index; 1 <= m < f + nb, m <= f) of the list D/G[0..f) and the
+ * buffer bd/bg[0..nb), written to D/G[0..m) in no particular order; returns the largest of them.
+ * The distances are binned by the monotone map b(x) = min(floor((x - lo) * s), NB - 1): a lower
+ * bucket means a strictly smaller distance, so every entry below the bucket kb holding the m-th
+ * is kept, and only the few entries of kb are ordered (by the quickselect on (distance, index)).
+ * Two linear, branch-free passes instead of a quickselect that swaps every pair several times. In
+ * place: an entry kept is written at most at its own position, to a slot already read (the list
+ * is read first). */
+static double merge_select(double *D, pm_gidx_t *G, int f, const double *bd, const pm_gidx_t *bg, int nb, int m, double *td, pm_gidx_t *tg, unsigned char *bk)
 {
-  double lo, hi, s, mx;
-  int    cnt[2][KNN_NBUCKET] = {{0}}, kb = 0, below = 0, p = 0, q = 0, need, c;
+  double lo, hi, lb, hb, s, mx;
+  int    n = f + nb, cnt[2][KNN_NBUCKET] = {{0}}, kb = 0, below = 0, p = 0, q = 0, need, c;
 
-  knn_value_range(d, n, &lo, &hi);
+  knn_value_range(bd, nb, &lo, &hi);
+  if (f) {
+    knn_value_range(D, f, &lb, &hb);
+    lo = lb < lo ? lb : lo;
+    hi = hb > hi ? hb : hi;
+  }
   if (!(hi > lo)) { /* all distances equal: the index decides */
-    for (int c = 0; c < n; c++) {
-      td[c] = d[c];
-      tg[c] = g[c];
+    for (c = 0; c < f; c++) {
+      td[c] = D[c];
+      tg[c] = G[c];
+    }
+    for (c = 0; c < nb; c++) {
+      td[f + c] = bd[c];
+      tg[f + c] = bg[c];
     }
     select_smallest(td, tg, n, m - 1);
-    for (int c = 0; c < m; c++) {
+    for (c = 0; c < m; c++) {
       D[c] = td[c];
       G[c] = tg[c];
     }
     return lo;
   }
   s = KNN_NBUCKET / (hi - lo);
-  for (c = 0; c < n; c++) bk[c] = (unsigned char)knn_bucket_of(d[c], lo, s, KNN_NBUCKET);
+  for (c = 0; c < f; c++) bk[c] = (unsigned char)knn_bucket_of(D[c], lo, s, KNN_NBUCKET);
+  for (c = 0; c < nb; c++) bk[f + c] = (unsigned char)knn_bucket_of(bd[c], lo, s, KNN_NBUCKET);
   /* two tables: runs of one bucket (close distances) would otherwise chain every increment
      through memory */
   for (c = 0; c + 2 <= n; c += 2) {
@@ -191,13 +202,24 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
     below += cnt[0][kb] + cnt[1][kb];
     kb++;
   }
-  for (c = 0; c < n; c++) {
-    int b = bk[c];
-    D[p]  = d[c];
-    G[p]  = g[c];
+  for (c = 0; c < f; c++) {
+    int       b = bk[c];
+    double    x = D[c];
+    pm_gidx_t y = G[c];
+    D[p]        = x;
+    G[p]        = y;
     p += b < kb;
-    td[q] = d[c];
-    tg[q] = g[c];
+    td[q] = x;
+    tg[q] = y;
+    q += b == kb;
+  }
+  for (c = 0; c < nb; c++) {
+    int b = bk[f + c];
+    D[p]  = bd[c];
+    G[p]  = bg[c];
+    p += b < kb;
+    td[q] = bd[c];
+    tg[q] = bg[c];
     q += b == kb;
   }
   need = m - below; /* 1 <= need <= q */
@@ -206,9 +228,9 @@ static double select_into(const double *d, const pm_gidx_t *g, int n, int m, dou
     mx = td[need - 1];
   } else {
     mx = td[0];
-    for (int c = 1; c < q; c++) mx = td[c] > mx ? td[c] : mx;
+    for (c = 1; c < q; c++) mx = td[c] > mx ? td[c] : mx;
   }
-  for (int c = 0; c < need; c++) {
+  for (c = 0; c < need; c++) {
     D[below + c] = td[c];
     G[below + c] = tg[c];
   }
@@ -227,39 +249,39 @@ static void sqrt_n(const double *x, double *y, int n)
 
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 {
-  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
-  pm_gidx_t *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
+  double    *D = L->dist + knn_list_at(L, i) + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
+  pm_gidx_t *G = L->ind + knn_list_at(L, i) + 1, *bg = B->g + (size_t)r * B->cap;
   int        f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
 
   if (nb == 0) return;
   B->cnt[r] = 0;
+  for (int c = 0; c < f; c += 8) { /* the list row is cold (a row group's lists outgrow the cache): fetch it while the buffer is worked on */
+    __builtin_prefetch(D + c, 1);
+    __builtin_prefetch(G + c, 1);
+  }
+  sqrt_n(bd, bd, nb); /* the buffer's squared distances become distances, in place */
   if (n <= k) { /* room for all */
-    sqrt_n(bd, D + f, nb);
-    for (int c = 0; c < nb; c++) G[f + c] = bg[c];
+    for (int c = 0; c < nb; c++) {
+      D[f + c] = bd[c];
+      G[f + c] = bg[c];
+    }
     L->fill[i] = n;
     if (n < k) return;
     mx = 0.0;
     for (int c = 0; c < k; c++) mx = D[c] > mx ? D[c] : mx;
   } else {
-    double    *sd = B->sd;
-    pm_gidx_t *sg = B->sg;
-    for (int c = 0; c < f; c++) {
-      sd[c] = D[c];
-      sg[c] = G[c];
-    }
-    sqrt_n(bd, sd + f, nb);
-    for (int c = 0; c < nb; c++) sg[f + c] = bg[c];
-    mx         = select_into(sd, sg, n, k, D, G, B->td, B->tg, B->bk);
+    mx         = merge_select(D, G, f, bd, bg, nb, k, B->td, B->tg, B->bk);
     L->fill[i] = k;
   }
   L->bound2[i] = mx * mx * (1.0 + 1e-12) + 1e-300;
 }
 
-/* Sort d/g[0..n) by (distance, index) through the scratch td/tg (n each) and cnt (n + 1): a counting
- * pass scatters the entries into n buckets by the monotone map of select_into, so only the order
- * inside each bucket is left to fix (sort_pairs: insertion for a small bucket, quicksort when many
- * distances share one). About three linear passes instead of a quicksort's log2(n). */
-static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, int *cnt)
+/* Sort d/g[0..n) by (distance, index) through the scratch td/tg (n each), cnt (n + 1) and bk (n):
+ * a counting pass scatters the entries into n buckets by the monotone map of merge_select, a
+ * crowded bucket (many equal distances) is sorted by sort_pairs, and one insertion pass over the
+ * whole row orders the rest: the buckets are in order already, so it only moves entries within
+ * the few small buckets. About four linear passes instead of a quicksort's log2(n). */
+static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, int *cnt, int *bk)
 {
   double lo, hi, s;
 
@@ -270,37 +292,56 @@ static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, 
   }
   s = n / (hi - lo);
   for (int b = 0; b <= n; b++) cnt[b] = 0;
-  for (int c = 0; c < n; c++) cnt[knn_bucket_of(d[c], lo, s, n) + 1]++;
+  for (int c = 0; c < n; c++) {
+    bk[c] = knn_bucket_of(d[c], lo, s, n);
+    cnt[bk[c] + 1]++;
+  }
   for (int b = 0; b < n; b++) cnt[b + 1] += cnt[b]; /* cnt[b]: first slot of bucket b */
   for (int c = 0; c < n; c++) {
-    int p = cnt[knn_bucket_of(d[c], lo, s, n)]++; /* afterwards cnt[b] is the end of bucket b */
+    int p = cnt[bk[c]]++; /* afterwards cnt[b] is the end of bucket b */
     td[p] = d[c];
     tg[p] = g[c];
   }
-  for (int b = 0, b0 = 0; b < n; b0 = cnt[b++]) sort_pairs(td + b0, tg + b0, cnt[b] - b0);
-  for (int c = 0; c < n; c++) {
-    d[c] = td[c];
-    g[c] = tg[c];
+  for (int b = 0, b0 = 0; b < n; b0 = cnt[b++])
+    if (cnt[b] - b0 > 16) sort_pairs(td + b0, tg + b0, cnt[b] - b0);
+  d[0] = td[0];
+  g[0] = tg[0];
+  for (int c = 1; c < n; c++) { /* insertion, written straight back */
+    double    x = td[c];
+    pm_gidx_t y = tg[c];
+    int       e = c;
+    for (; e > 0 && before(x, y, d[e - 1], g[e - 1]); e--) {
+      d[e] = d[e - 1];
+      g[e] = g[e - 1];
+    }
+    d[e] = x;
+    g[e] = y;
   }
 }
 
 PetscErrorCode knn_lists_finish(knn_lists_t *L)
 {
   double    *td;
-  pm_gidx_t *tg;
-  int       *cnt;
+  pm_gidx_t *tg, *row = NULL;
+  int       *cnt, *bk;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc3(L->k, &td, L->k, &tg, L->k + 1, &cnt));
-  for (pm_gidx_t i = 0; i < L->n; i++) {
-    double    *D = L->dist + i * L->ncol;
-    pm_gidx_t *G = L->ind + i * L->ncol;
+  PetscCall(PetscMalloc4(L->k, &td, L->k, &tg, L->k + 1, &cnt, L->k, &bk));
+  if (L->slot) { /* the rows in storage order: the lists stream from memory */
+    PetscCall(PetscMalloc1(L->n + 1, &row));
+    for (pm_gidx_t i = 0; i < L->n; i++) row[L->slot[i]] = i;
+  }
+  for (pm_gidx_t r = 0; r < L->n; r++) {
+    pm_gidx_t  i = row ? row[r] : r;
+    double    *D = L->dist + (size_t)r * L->ncol;
+    pm_gidx_t *G = L->ind + (size_t)r * L->ncol;
 
     PM_ASSERT(L->fill[i] == L->k);
-    sort_row(D + 1, G + 1, L->k, td, tg, cnt);
+    sort_row(D + 1, G + 1, L->k, td, tg, cnt, bk);
     D[0] = 0.0;
     G[0] = L->self ? L->self[i] : L->row_start + i;
   }
-  PetscCall(PetscFree3(td, tg, cnt));
+  PetscCall(PetscFree(row));
+  PetscCall(PetscFree4(td, tg, cnt, bk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
