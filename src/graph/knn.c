@@ -138,6 +138,8 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   /* the cell graph apart from the output: writing own rows in place would touch every page of the
      output during the search (they are scattered there) and raise the peak by half a graph */
   PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
+  pm_advise_huge(ind, sizeof(pm_gidx_t) * (size_t)(cell.n * g->ncol)); /* written in the search order, as the graph (build_graph) */
+  pm_advise_huge(dist, sizeof(double) * (size_t)(cell.n * g->ncol));
   PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
   h.self = cell.gidx;
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
