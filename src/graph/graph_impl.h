@@ -47,15 +47,7 @@ typedef struct {
   int             *fill;
   double          *bound2;
   const pm_gidx_t *self; /* global index of local row i, or NULL: row_start + i */
-  const pm_gidx_t *slot; /* the row of ind/dist holding local row i's list, or NULL: i (brute force
-                            searches in kd order and keeps the lists in the input order) */
 } knn_lists_t;
-
-/* First entry of local row i's list row (column 0) in ind/dist. */
-static inline size_t knn_list_at(const knn_lists_t *L, pm_gidx_t i)
-{
-  return (size_t)(L->slot ? L->slot[i] : i) * (size_t)L->ncol;
-}
 
 /* Candidate buffers for `rows` rows (row r of the buffer serves one local row at a time). */
 typedef struct {
@@ -198,6 +190,8 @@ struct knn_plan {
   int64_t       pairs;   /* (row tile, column tile) pairs skipped beyond those (added to) */
 };
 size_t knn_tile_order_scratch(int ntiles, int dim);
+/* Move the rows of ind/dist (ncol each) from kd order to input order: row i goes to gp[i] - start. */
+PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start);
 
 /* knn_tree.c: kd-tree over one block, queried by every local row with its current bound. */
 typedef struct knn_tree knn_tree_t;

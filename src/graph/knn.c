@@ -119,6 +119,17 @@ static PetscErrorCode resolve_k(pm_knn_t *knn, pm_gidx_t N, int *k)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The tree's queries run in tree order, so they fill list rows scattered over the whole graph: on
+ * 2 MiB pages (pm_advise_huge) that costs fewer TLB misses and page faults (lowdim, 1 rank: 20k
+ * 0.279 -> 0.257 s, 100k 2.11 -> 2.02 s; the cells of 2 ranks: 20k 0.168 -> 0.158 s, 1M 19.4 ->
+ * 19.1 s). Brute force fills its lists in row order (kd order) and gains nothing there (uniform
+ * 100k, 1 rank: 5.0 -> 5.2 s), nor does the return of the cells' rows (docs/knn.md). */
+static void advise_lists(pm_gidx_t *ind, double *dist, pm_gidx_t n, int ncol)
+{
+  pm_advise_huge(ind, sizeof(pm_gidx_t) * (size_t)(n * ncol));
+  pm_advise_huge(dist, sizeof(double) * (size_t)(n * ncol));
+}
+
 /* Tree method on several ranks: search in the spatial cell layout (cut on the probe's sample s
  * when it has the size the cuts need; freed here), then return the rows. */
 static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, knn_sample_t *s, pm_graph_t *g)
@@ -138,8 +149,7 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   /* the cell graph apart from the output: writing own rows in place would touch every page of the
      output during the search (they are scattered there) and raise the peak by half a graph */
   PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
-  pm_advise_huge(ind, sizeof(pm_gidx_t) * (size_t)(cell.n * g->ncol)); /* written in the search order, as the graph (build_graph) */
-  pm_advise_huge(dist, sizeof(double) * (size_t)(cell.n * g->ncol));
+  advise_lists(ind, dist, cell.n, g->ncol);
   PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
   h.self = cell.gidx;
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
@@ -181,31 +191,27 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
   g->method    = method;
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
-  pm_advise_huge(g->ind, sizeof(pm_gidx_t) * (size_t)(X->n_local * g->ncol)); /* the lists are written row by row in the search order */
-  pm_advise_huge(g->dist, sizeof(double) * (size_t)(X->n_local * g->ncol));
   if (method == PM_KNN_TREE && size > 1)
     PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
-  else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c); the lists in the input order */
+  else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
     knn_block_t kd = mine;
-    pm_gidx_t  *gp, *slot;
+    pm_gidx_t  *gp;
     /* the rows are reordered in place and restored after the ring: no second copy of the block */
     PetscCall(knn_kd_order(&mine, knn->tile, &gp));
     PetscCall(knn_rows_permute(X->x, X->dim, X->n_local, gp, X->row_start, PETSC_FALSE));
     kd.gidx = gp;
-    PetscCall(PetscMalloc1(X->n_local + 1, &slot));
-    for (pm_gidx_t i = 0; i < X->n_local; i++) slot[i] = gp[i] - X->row_start;
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     h.self = gp;
-    h.slot = slot;
     PetscCall(knn_ring_search(knn, &kd, method, &h));
     PetscCall(knn_rows_permute(X->x, X->dim, X->n_local, gp, X->row_start, PETSC_TRUE));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_finish(&h));
+    PetscCall(knn_rows_unpermute(g->ind, g->dist, g->ncol, X->n_local, gp, X->row_start));
     PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
     PetscCall(knn_lists_free(&h));
-    PetscCall(PetscFree(slot));
     PetscCall(PetscFree(gp));
-  } else {
+  } else { /* the tree on one rank */
+    advise_lists(g->ind, g->dist, X->n_local, g->ncol);
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     PetscCall(knn_ring_search(knn, &mine, method, &h));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));

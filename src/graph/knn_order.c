@@ -176,3 +176,14 @@ PetscErrorCode knn_rows_permute(double *x, int D, pm_gidx_t n, const pm_gidx_t *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start)
+{
+  char *done, *tmp;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(n + 1, &done, (size_t)ncol * sizeof(double) + 1, &tmp));
+  permute_rows((char *)ind, (size_t)ncol * sizeof(pm_gidx_t), n, gp, start, PETSC_TRUE, done, tmp);
+  permute_rows((char *)dist, (size_t)ncol * sizeof(double), n, gp, start, PETSC_TRUE, done, tmp);
+  PetscCall(PetscFree2(done, tmp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -368,8 +368,8 @@ static PetscErrorCode research_short_rows(ring_ctx_t *c, int rank, int size, con
   for (pm_gidx_t e = 0; e < nf; e++) {
     pm_gidx_t i = fi[e];
     PM_ASSERT(hs.fill[e] == h->k);
-    PetscCall(PetscArraycpy(h->ind + knn_list_at(h, i) + 1, ind + e * nc + 1, h->k));
-    PetscCall(PetscArraycpy(h->dist + knn_list_at(h, i) + 1, dist + e * nc + 1, h->k));
+    PetscCall(PetscArraycpy(h->ind + i * nc + 1, ind + e * nc + 1, h->k));
+    PetscCall(PetscArraycpy(h->dist + i * nc + 1, dist + e * nc + 1, h->k));
     h->fill[i]   = h->k;
     h->bound2[i] = hs.bound2[e];
   }

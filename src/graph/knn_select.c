@@ -16,7 +16,6 @@ PetscErrorCode knn_lists_init(knn_lists_t *L, pm_gidx_t n, pm_gidx_t row_start, 
   L->ind       = ind;
   L->dist      = dist;
   L->self      = NULL;
-  L->slot      = NULL;
   PetscCall(PetscCalloc1(n + 1, &L->fill));
   PetscCall(PetscMalloc1(n + 1, &L->bound2));
   for (pm_gidx_t i = 0; i < n; i++) L->bound2[i] = PETSC_INFINITY;
@@ -249,8 +248,8 @@ static void sqrt_n(const double *x, double *y, int n)
 
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
 {
-  double    *D = L->dist + knn_list_at(L, i) + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
-  pm_gidx_t *G = L->ind + knn_list_at(L, i) + 1, *bg = B->g + (size_t)r * B->cap;
+  double    *D = L->dist + i * L->ncol + 1, *bd = B->d2 + (size_t)r * B->cap, mx;
+  pm_gidx_t *G = L->ind + i * L->ncol + 1, *bg = B->g + (size_t)r * B->cap;
   int        f = L->fill[i], nb = B->cnt[r], k = L->k, n = f + nb;
 
   if (nb == 0) return;
@@ -322,26 +321,25 @@ static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, 
 PetscErrorCode knn_lists_finish(knn_lists_t *L)
 {
   double    *td;
-  pm_gidx_t *tg, *row = NULL;
+  pm_gidx_t *tg;
   int       *cnt, *bk;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc4(L->k, &td, L->k, &tg, L->k + 1, &cnt, L->k, &bk));
-  if (L->slot) { /* the rows in storage order: the lists stream from memory */
-    PetscCall(PetscMalloc1(L->n + 1, &row));
-    for (pm_gidx_t i = 0; i < L->n; i++) row[L->slot[i]] = i;
-  }
-  for (pm_gidx_t r = 0; r < L->n; r++) {
-    pm_gidx_t  i = row ? row[r] : r;
-    double    *D = L->dist + (size_t)r * L->ncol;
-    pm_gidx_t *G = L->ind + (size_t)r * L->ncol;
+  for (pm_gidx_t i = 0; i < L->n; i++) {
+    double    *D = L->dist + i * L->ncol;
+    pm_gidx_t *G = L->ind + i * L->ncol;
 
     PM_ASSERT(L->fill[i] == L->k);
+    if (i + 1 < L->n) /* the rows stream from memory: fetch the next one's start */
+      for (int c = 0; c < 4; c++) {
+        __builtin_prefetch(D + L->ncol + 8 * c);
+        __builtin_prefetch(G + L->ncol + 8 * c);
+      }
     sort_row(D + 1, G + 1, L->k, td, tg, cnt, bk);
     D[0] = 0.0;
     G[0] = L->self ? L->self[i] : L->row_start + i;
   }
-  PetscCall(PetscFree(row));
   PetscCall(PetscFree4(td, tg, cnt, bk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
