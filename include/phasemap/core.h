@@ -118,6 +118,7 @@ double pm_cpu_time(void);
 /* Peak resident memory of this process in bytes (getrusage). */
 double pm_peak_rss_bytes(void);
 /* Ask the kernel for 2 MiB pages on the whole 2 MiB pages inside [p, p + bytes) (Linux
- * transparent huge pages in madvise mode; a no-op elsewhere). For large arrays written in a
- * scattered order before they are read: fewer TLB misses and page faults. */
+ * transparent huge pages in madvise mode; a no-op elsewhere, and for arrays over 256 MiB, where
+ * the compaction at fault time costs more). For arrays written in a scattered order before they
+ * are read: fewer TLB misses and page faults. */
 void pm_advise_huge(void *p, size_t bytes);

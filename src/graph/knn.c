@@ -121,9 +121,10 @@ static PetscErrorCode resolve_k(pm_knn_t *knn, pm_gidx_t N, int *k)
 
 /* The tree's queries run in tree order, so they fill list rows scattered over the whole graph: on
  * 2 MiB pages (pm_advise_huge) that costs fewer TLB misses and page faults (lowdim, 1 rank: 20k
- * 0.279 -> 0.257 s, 100k 2.11 -> 2.02 s; the cells of 2 ranks: 20k 0.168 -> 0.158 s, 1M 19.4 ->
- * 19.1 s). Brute force fills its lists in row order (kd order) and gains nothing there (uniform
- * 100k, 1 rank: 5.0 -> 5.2 s), nor does the return of the cells' rows (docs/knn.md). */
+ * 0.279 -> 0.257 s, 100k 2.11 -> 2.02 s; the cells of 2 ranks: 20k 0.168 -> 0.158 s; none for
+ * arrays over 256 MiB, see pm_advise_huge). Brute force fills its lists in row order (kd order)
+ * and gains nothing there (uniform 100k, 1 rank: 5.0 -> 5.2 s), nor does the return of the cells'
+ * rows (docs/knn.md). */
 static void advise_lists(pm_gidx_t *ind, double *dist, pm_gidx_t n, int ncol)
 {
   pm_advise_huge(ind, sizeof(pm_gidx_t) * (size_t)(n * ncol));
