@@ -12,9 +12,9 @@ void pm_advise_huge(void *p, size_t bytes)
 {
 #if defined(MADV_HUGEPAGE)
   const uintptr_t huge = (uintptr_t)2 << 20;
-  if (bytes > PM_HUGE_MAX) return;
   uintptr_t       a = ((uintptr_t)p + huge - 1) & ~(huge - 1), b = ((uintptr_t)p + bytes) & ~(huge - 1);
-  if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE); /* a hint: its failure changes nothing */
+
+  if (bytes <= PM_HUGE_MAX && b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE); /* a hint: its failure changes nothing */
 #else
   (void)p;
   (void)bytes;

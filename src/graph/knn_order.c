@@ -128,9 +128,11 @@ size_t knn_tile_order_scratch(int ntiles, int dim)
 
 /* Rows of `bytes` bytes each: forward, the row at gp[i] - start moves to slot i (input -> kd order);
  * back, the row at slot i moves to gp[i] - start (kd -> input order). In place, one cycle at a
- * time (done: n bytes, tmp: one row). */
+ * time (done: n bytes, tmp: two rows). */
 static void permute_rows(char *a, size_t bytes, pm_gidx_t n, const pm_gidx_t *gp, pm_gidx_t start, PetscBool back, char *done, char *tmp)
 {
+  char *other = tmp + bytes; /* back: the row picked up, while tmp holds the one carried */
+
   memset(done, 0, (size_t)n);
   for (pm_gidx_t i = 0; i < n; i++) {
     pm_gidx_t j = i;
@@ -144,10 +146,12 @@ static void permute_rows(char *a, size_t bytes, pm_gidx_t n, const pm_gidx_t *gp
           memcpy(a + (size_t)i * bytes, tmp, bytes);
           break;
         }
-        for (size_t c = 0; c < bytes; c++) {
-          char t                   = a[(size_t)to * bytes + c];
-          a[(size_t)to * bytes + c] = tmp[c];
-          tmp[c]                   = t;
+        memcpy(other, a + (size_t)to * bytes, bytes); /* a byte-wise swap was slower: uniform 20k, final sort + permutation 38-42 -> 32-37 ms */
+        memcpy(a + (size_t)to * bytes, tmp, bytes);
+        {
+          char *t = tmp;
+          tmp     = other;
+          other   = t;
         }
         j = to;
       }
@@ -170,7 +174,7 @@ PetscErrorCode knn_rows_permute(double *x, int D, pm_gidx_t n, const pm_gidx_t *
   char *done, *tmp;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(n + 1, &done, (size_t)D * sizeof(double) + 1, &tmp));
+  PetscCall(PetscMalloc2(n + 1, &done, 2 * (size_t)D * sizeof(double) + 1, &tmp));
   permute_rows((char *)x, (size_t)D * sizeof(double), n, gp, start, back, done, tmp);
   PetscCall(PetscFree2(done, tmp));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -181,7 +185,7 @@ PetscErrorCode knn_rows_unpermute(pm_gidx_t *ind, double *dist, int ncol, pm_gid
   char *done, *tmp;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2(n + 1, &done, (size_t)ncol * sizeof(double) + 1, &tmp));
+  PetscCall(PetscMalloc2(n + 1, &done, 2 * (size_t)ncol * sizeof(double) + 1, &tmp));
   permute_rows((char *)ind, (size_t)ncol * sizeof(pm_gidx_t), n, gp, start, PETSC_TRUE, done, tmp);
   permute_rows((char *)dist, (size_t)ncol * sizeof(double), n, gp, start, PETSC_TRUE, done, tmp);
   PetscCall(PetscFree2(done, tmp));
