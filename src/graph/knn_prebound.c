@@ -164,7 +164,7 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
   int         T = knn->tile, D = q->dim, A = D + 1, j = knn_prebound_rank(knn, N, k), G = PREBOUND_G;
   pm_gidx_t   m = sample_rows(N, k);
   double      smax = 0.0, tau = knn_f32_tau(D), s2 = s * s;
-  double     *sx, *sa;
+  double     *sx, *sa, *tmax;
   float      *sf, *qf, *C, *mins;
   knn_block_t sb;
 
@@ -177,10 +177,9 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
   sb = (knn_block_t){0, m, D, sx, NULL};
   PetscCall(PetscMalloc1(knn_brute_pack_size(m, D, T), &sa));
   knn_brute_augment(&sb, mu, T, sa);
-  for (pm_gidx_t r = 0; r < m; r++) smax = PetscMax(smax, sa[(size_t)(r / T) * A * T + (size_t)D * T + r % T]); /* |y - mu|^2 (1 - 2 tol) */
-  smax /= 1.0 - 2.0 * knn_tile_tol(D);
-  PetscCall(PetscMalloc1(knn_f32_pack_size(m, D, T), &sf));
-  knn_f32_pack(sa, m, D, T, s, s2, sf, NULL); /* [-2 s (y - mu), s^2 |y - mu|^2 (1 - 2 tol)] */
+  PetscCall(PetscMalloc2(knn_f32_pack_size(m, D, T), &sf, (m + T - 1) / T, &tmax));
+  knn_f32_pack(sa, m, D, T, s, s2, sf, tmax); /* [-2 s (y - mu), s^2 |y - mu|^2 (1 - 2 tol)]; each tile's largest |y - mu|^2 */
+  for (pm_gidx_t t0 = 0; t0 < (m + T - 1) / T; t0++) smax = PetscMax(smax, tmax[t0]);
   PetscCall(PetscFree(sa));
   PetscCall(PetscFree(sx));
   PetscCall(PetscMalloc3((size_t)A * T, &qf, (size_t)T * T, &C, (size_t)T * G, &mins));
@@ -204,7 +203,7 @@ PetscErrorCode knn_prebound(pm_knn_t *knn, const knn_block_t *q, const double *q
     }
   }
   PetscCall(PetscFree3(qf, C, mins));
-  PetscCall(PetscFree(sf));
+  PetscCall(PetscFree2(sf, tmax));
   PetscCall(PetscLogEventEnd(knn->ev_prebound, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

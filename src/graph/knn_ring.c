@@ -322,7 +322,7 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
 /* Rows whose provisional bound proved too small (fewer than k neighbours under it, or a k-th
  * distance above it: a point tied with the k-th after rounding may have been refused) are searched
  * again from +inf in a second ring, in which every rank takes part with its block. Rare: the
- * bounds are set for a failure rate of about 1e-5 per row or less (knn_prebound.c). */
+ * bounds are set for a failure rate of at most about 1e-3 per row (knn_prebound.c). */
 static inline int short_row(const ring_ctx_t *c, pm_gidx_t i)
 {
   return c->h->fill[i] < c->h->k || c->h->bound2[i] > c->pre[i];

@@ -2,6 +2,7 @@
  * (distance, global index), the total order every result of the kNN stage follows. */
 #include "graph/graph_impl.h"
 #include <math.h>
+#include <string.h>
 #if defined(__SSE2__)
   #include <emmintrin.h>
 #endif
@@ -152,14 +153,31 @@ void knn_value_range(const double *d, int n, double *lo, double *hi)
   }
 }
 
-/* The m smallest (by distance, then index; 1 <= m < f + nb, m <= f) of the list D/G[0..f) and the
+/* Entries d/g[0..n) with buckets bk[0..n): those below bucket kb appended at D/G + *p, those in
+ * it at td/tg + *q. Each entry is read before anything is written, so d may be D itself with *p
+ * starting at 0 (an entry then lands at most at its own position). */
+static inline void split_entries(const double *d, const pm_gidx_t *g, const unsigned char *bk, int n, int kb, double *D, pm_gidx_t *G, int *p, double *td, pm_gidx_t *tg, int *q)
+{
+  for (int c = 0; c < n; c++) {
+    int       b = bk[c];
+    double    x = d[c];
+    pm_gidx_t y = g[c];
+    D[*p]       = x;
+    G[*p]       = y;
+    *p += b < kb;
+    td[*q] = x;
+    tg[*q] = y;
+    *q += b == kb;
+  }
+}
+
+/* The m smallest (by distance, then index; 1 <= m < f + nb, nb >= 1) of the list D/G[0..f) and the
  * buffer bd/bg[0..nb), written to D/G[0..m) in no particular order; returns the largest of them.
  * The distances are binned by the monotone map b(x) = min(floor((x - lo) * s), NB - 1): a lower
  * bucket means a strictly smaller distance, so every entry below the bucket kb holding the m-th
  * is kept, and only the few entries of kb are ordered (by the quickselect on (distance, index)).
  * Two linear, branch-free passes instead of a quickselect that swaps every pair several times. In
- * place: an entry kept is written at most at its own position, to a slot already read (the list
- * is read first). */
+ * place: the list is split first, so an entry kept is written to a slot already read. */
 static double merge_select(double *D, pm_gidx_t *G, int f, const double *bd, const pm_gidx_t *bg, int nb, int m, double *td, pm_gidx_t *tg, unsigned char *bk)
 {
   double lo, hi, lb, hb, s, mx;
@@ -172,19 +190,13 @@ static double merge_select(double *D, pm_gidx_t *G, int f, const double *bd, con
     hi = hb > hi ? hb : hi;
   }
   if (!(hi > lo)) { /* all distances equal: the index decides */
-    for (c = 0; c < f; c++) {
-      td[c] = D[c];
-      tg[c] = G[c];
-    }
-    for (c = 0; c < nb; c++) {
-      td[f + c] = bd[c];
-      tg[f + c] = bg[c];
-    }
+    memcpy(td, D, (size_t)f * sizeof(double));
+    memcpy(tg, G, (size_t)f * sizeof(pm_gidx_t));
+    memcpy(td + f, bd, (size_t)nb * sizeof(double));
+    memcpy(tg + f, bg, (size_t)nb * sizeof(pm_gidx_t));
     select_smallest(td, tg, n, m - 1);
-    for (c = 0; c < m; c++) {
-      D[c] = td[c];
-      G[c] = tg[c];
-    }
+    memcpy(D, td, (size_t)m * sizeof(double));
+    memcpy(G, tg, (size_t)m * sizeof(pm_gidx_t));
     return lo;
   }
   s = KNN_NBUCKET / (hi - lo);
@@ -201,26 +213,8 @@ static double merge_select(double *D, pm_gidx_t *G, int f, const double *bd, con
     below += cnt[0][kb] + cnt[1][kb];
     kb++;
   }
-  for (c = 0; c < f; c++) {
-    int       b = bk[c];
-    double    x = D[c];
-    pm_gidx_t y = G[c];
-    D[p]        = x;
-    G[p]        = y;
-    p += b < kb;
-    td[q] = x;
-    tg[q] = y;
-    q += b == kb;
-  }
-  for (c = 0; c < nb; c++) {
-    int b = bk[f + c];
-    D[p]  = bd[c];
-    G[p]  = bg[c];
-    p += b < kb;
-    td[q] = bd[c];
-    tg[q] = bg[c];
-    q += b == kb;
-  }
+  split_entries(D, G, bk, f, kb, D, G, &p, td, tg, &q);
+  split_entries(bd, bg, bk + f, nb, kb, D, G, &p, td, tg, &q);
   need = m - below; /* 1 <= need <= q */
   if (need < q) {
     select_smallest(td, tg, q, need - 1);
@@ -229,10 +223,8 @@ static double merge_select(double *D, pm_gidx_t *G, int f, const double *bd, con
     mx = td[0];
     for (c = 1; c < q; c++) mx = td[c] > mx ? td[c] : mx;
   }
-  for (c = 0; c < need; c++) {
-    D[below + c] = td[c];
-    G[below + c] = tg[c];
-  }
+  memcpy(D + below, td, (size_t)need * sizeof(double));
+  memcpy(G + below, tg, (size_t)need * sizeof(pm_gidx_t));
   return mx;
 }
 
