@@ -8,6 +8,7 @@
 #define PM_KNN_LEAF_DEFAULT 16
 #define KNN_TREE_BUF        64   /* candidate buffer of a tree query: small, the bound prunes */
 #define KNN_ROW_GROUP       1024 /* brute force: local rows searched together (see knn_brute_group) */
+#define KNN_SYM_CAP         64   /* brute force, symmetric: candidate buffer of each local row (knn_rows.c) */
 
 struct pm_knn {
   MPI_Comm        comm; /* duplicated: ring messages match nobody else's */
@@ -19,6 +20,7 @@ struct pm_knn {
   int             leaf; /* points per kd-tree leaf */
   PetscBool       prebound;      /* brute force: provisional bounds (knn_prebound.c) */
   PetscBool       filter32;      /* brute force: the filter in single precision where it can (knn_tile32.c) */
+  PetscBool       symmetric;     /* brute force: the own block searched once for both sides (knn_rows.c) */
   int             prebound_rank; /* their sample rank j (0: from k, m and N) */
   pm_gidx_t       n_researched;  /* rows the last brute-force search searched again (all ranks) */
   PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe, ev_cells, ev_return, ev_prebound;
@@ -79,6 +81,8 @@ PetscErrorCode knn_buf_create(int rows, int cap, int k, knn_buf_t *B);
 PetscErrorCode knn_buf_destroy(knn_buf_t *B);
 /* Merge buffer row r into the list of local row i; updates L->bound2[i]. */
 void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i);
+/* Merge buffer row r of B and row rc of C into the list of local row i (one merge when they fit B's row). */
+void knn_flush_two(knn_lists_t *L, knn_buf_t *B, int r, knn_buf_t *C, int rc, pm_gidx_t i);
 /* Offer global point g at exact squared distance d2 to local row i through buffer row r. */
 static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, double d2, pm_gidx_t g)
 {
@@ -141,15 +145,42 @@ static inline float knn_f32_threshold(double bound2, double qn, double bmax, dou
 /* As the double fused kernel: the pairs (row, column) of the ns x nj tile with product <= t[row]
  * (T a multiple of 32, t padded to a multiple of 32; 16 entries of slack in pr, pc). */
 int knn_f32_filter(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc);
+/* Both sides at once (a block against itself, knn_rows.c; AVX-512, knn_f32_sym_usable): the sums
+ * start at qn[row] + the augmented term (qn: the rows' s^2 |x - mu|^2 in float, padded as t), so
+ * acc ~ s^2 |x - y|^2; a pair passes when acc <= t[row] or acc <= tc[column] (tc with room to a
+ * multiple of 8), both from knn_f32_threshold_sym. */
+int knn_f32_filter_sym(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, const float *tc, const float *qn, int *pr, int *pc);
+int knn_f32_sym_usable(int T);
+/* The margin factor of the column side: tau plus the rounding of acc + qn (knn_tile32.c). */
+static inline double knn_f32_tau_sym(double tau)
+{
+  return tau + 8.0 * 0x1.0p-24;
+}
+/* A float threshold of the symmetric kernel for a row (or column) with bound2 and |x - mu|^2 qn,
+ * against a tile of the other side whose largest |y - mu|^2 is qmax. */
+static inline float knn_f32_threshold_sym(double bound2, double qn, double qmax, double s2, double tau_sym, int D)
+{
+  double t = s2 * bound2 + tau_sym * s2 * (qn + qmax) + (2.0 * D + 12.0) * 0x1.0p-126;
+  return (float)(t + fabs(t) * 0x1.0p-22 + 0x1.0p-149);
+}
 /* Whether the float filter runs for tiles of T (AVX-512: T a multiple of 32; AVX2 + FMA: of 16). */
 int knn_f32_usable(int T);
 /* knn_tile.c: the row offsets of the set bits of each 8-bit mask (AVX2 kernels); init once. */
 extern unsigned char knn_lut8[256][8];
 void                 knn_lut8_init(void);
-/* Local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of block b, its
- * column tiles as planned (NULL: all, in order); flushes their buffers at the end. Global index
- * of block row j: b->gidx[j], or b->start + j. */
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work);
+/* The pairs (row, column) of the packed query tile qa (ns rows) against the packed block tile ba
+ * (nj columns) whose product is <= t[row] (t with room to a multiple of 16; C: T x T scratch; 16
+ * entries of slack in pr, pc): the fused kernel, or dgemm and a filter pass. */
+int knn_tile_filter(const double *qa, const double *ba, int T, int A, int ns, int nj, double *t, double *C, int *pr, int *pc);
+/* out[p] = knn_dist2(qx + qr[p] D, bx + bc[p] D), bit for bit. */
+void knn_exact_pairs(const double *qx, const double *bx, int D, const int *qr, const int *bc, int np, double *out);
+/* knn_rows.c: local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of
+ * block b, its column tiles as planned (NULL: all, in order); flushes their buffers at the end.
+ * Global index of block row j: b->gidx[j], or b->start + j. Bc (or NULL): b is q itself, called
+ * for the groups in order, and Bc holds the candidates the earlier groups found for all of q's
+ * rows; sym: this group searches symmetrically (tfirst = i0 / tile); column tiles below tfirst
+ * are skipped (the symmetric groups before searched them). */
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tfirst, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */

@@ -16,6 +16,7 @@ PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn)
   n->leaf   = PM_KNN_LEAF_DEFAULT;
   n->prebound = PETSC_TRUE;
   n->filter32 = PETSC_TRUE;
+  n->symmetric = PETSC_TRUE;
   PetscCall(PetscLogEventRegister("PmKnnBuild", PETSC_OBJECT_CLASSID, &n->ev_build));
   PetscCall(PetscLogEventRegister("PmKnnRing", PETSC_OBJECT_CLASSID, &n->ev_ring));
   PetscCall(PetscLogEventRegister("PmKnnTile", PETSC_OBJECT_CLASSID, &n->ev_tile));
@@ -87,6 +88,7 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, NULL));
   PetscCall(PetscOptionsBool("-knn_prebound", "brute force: start each row's bound at a sampled estimate of its k-th distance (rows it cuts short are searched again; results never change)", "", knn->prebound, &knn->prebound, NULL));
   PetscCall(PetscOptionsInt("-knn_prebound_rank", "the sample rank j of those estimates, 1..128 (0: from k, N and the sample size; a small j tests the re-search)", "", prank, &prank, NULL));
+  PetscCall(PetscOptionsBool("-knn_symmetric", "brute force: search the own row block once for both sides of each pair (half the products; results never change)", "", knn->symmetric, &knn->symmetric, NULL));
   PetscCall(PetscOptionsEList("-knn_filter", "precision of brute force's filter products: single (twice the rate on AVX-512 and AVX2 + FMA, with a proven margin) or double; the neighbours are measured in double either way", "", filter_names, 2, filter_names[filter], &filter, NULL));
   PetscCall(PetscOptionsEList("-knn_simd", "widest vector instructions of the kNN kernels (auto: what the processor has)", "", simd_names, 4, simd_names[simd], &simd, NULL));
   PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));

@@ -267,6 +267,20 @@ void knn_flush(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i)
   L->bound2[i] = mx * mx * (1.0 + 1e-12) + 1e-300;
 }
 
+void knn_flush_two(knn_lists_t *L, knn_buf_t *B, int r, knn_buf_t *C, int rc, pm_gidx_t i)
+{
+  int nb = B->cnt[r], nc = C->cnt[rc];
+
+  if (nb + nc <= B->cap) { /* one merge: C's entries join B's row */
+    memcpy(B->d2 + (size_t)r * B->cap + nb, C->d2 + (size_t)rc * C->cap, (size_t)nc * sizeof(double));
+    memcpy(B->g + (size_t)r * B->cap + nb, C->g + (size_t)rc * C->cap, (size_t)nc * sizeof(pm_gidx_t));
+    B->cnt[r]  = nb + nc;
+    C->cnt[rc] = 0;
+  } else
+    knn_flush(L, C, rc, i);
+  knn_flush(L, B, r, i);
+}
+
 /* Sort d/g[0..n) by (distance, index) through the scratch td/tg (n each), cnt (n + 1) and bk (n):
  * a counting pass scatters the entries into n buckets by the monotone map of merge_select, a
  * crowded bucket (many equal distances) is sorted by sort_pairs, and one insertion pass over the

@@ -70,7 +70,7 @@ void knn_brute_augment(const knn_block_t *b, const double *mu, int T, double *ba
 /* Exact squared distances of the candidate pairs (query row qr[p], block row bc[p]), eight
  * independent sums at a time so the additions pipeline instead of waiting on each other; each sum
  * still runs over the coordinates in order, as knn_dist2, so the bits are knn_dist2's. */
-static void exact_pairs(const double *qx, const double *bx, int D, const int *qr, const int *bc, int np, double *out)
+void knn_exact_pairs(const double *qx, const double *bx, int D, const int *qr, const int *bc, int np, double *out)
 {
   int p = 0;
   for (; p + 8 <= np; p += 8) {
@@ -293,110 +293,20 @@ static collect_fn pick_collect(void)
   return collect_sse2;
 }
 
-/* The float filter for a row tile (largest |x - mu|^2 qmax, smallest bound bmin) against block
- * tile t, unless its margin would let through more than a sliver beyond the rows' bounds (data
- * far from mu against the neighbour distances): then the double kernel, whose margin is 2^29
- * times narrower. */
-static int single_ok(const knn_f32_t *f, pm_gidx_t t, double qmax, double bmin)
+int knn_tile_filter(const double *qa, const double *ba, int T, int A, int ns, int nj, double *t, double *C, int *pr, int *pc)
 {
-  return f->tau * (qmax + f->bmax[t]) <= 1e-3 * bmin;
-}
+  int simd = knn_simd();
 
-/* every exact distance between two boxes is >= their rounded gap2 (1 - 2 (D + 4) eps): the rounding
-   of knn_dist2's sum and of the gaps; the margin doubles that */
-#define KNN_GAP_MARGIN(D) (4.0 * ((D) + 4) * DBL_EPSILON)
-
-int knn_brute_group(const pm_knn_t *knn)
-{
-  int T = knn->tile;
-  return T * (T < KNN_ROW_GROUP ? KNN_ROW_GROUP / T : 1);
-}
-
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, double *work)
-{
-  int        D = q->dim, T = knn->tile, A = D + 1;
-  double    *C = work, *d2 = C + (size_t)T * T; /* T x T tile, then T x T pair distances */
-  int       *pr = (int *)(d2 + (size_t)T * T), *pc = pr + (size_t)T * T + 16; /* pairs: row, column */
-  double     tol     = knn_tile_tol(D);
-  collect_fn collect = pick_collect();
-  int        simd    = knn_simd();
-  /* 3: fused AVX-512, 2: fused AVX2, 0: the BLAS dgemm and a filter pass */
-  int        fused   = simd >= 3 && T % 16 == 0 ? 3 : simd == 2 && T % 8 == 0 && __builtin_cpu_supports("fma") ? 2 : 0;
-  float     *tf      = (float *)C; /* the float thresholds (C is not used by the fused kernels) */
-  int        nrt     = (ni + T - 1) / T; /* row tiles of the group */
-  double     qmx[KNN_ROW_GROUP / 8], rmx[KNN_ROW_GROUP / 8], rmn[KNN_ROW_GROUP / 8]; /* per row tile: largest |x - mu|^2, largest and smallest bound */
-
-  PetscFunctionBeginUser;
-  if (fused == 2 || (f && simd == 2)) knn_lut8_init();
-  PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0 && nrt <= KNN_ROW_GROUP / 8);
-  PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
-  for (int s = 0; s < nrt; s++) {
-    qmx[s] = 0.0;
-    for (int ii = s * T; ii < PetscMin(ni, (s + 1) * T); ii++) qmx[s] = qn[i0 + ii] > qmx[s] ? qn[i0 + ii] : qmx[s];
+  if (simd >= 3 && T % 16 == 0) {
+    for (int ii = ns; ii % 16; ii++) t[ii] = 0.0; /* whole strips (masked off) */
+    return fused_avx512(qa, ba, T, A, ns, nj, t, pr, pc);
   }
-  /* a column tile is used by every row tile of the group while it is in cache: the block (its
-     packed copy and its input rows) streams from memory once per group, not once per row tile */
-  for (pm_gidx_t t = 0; t * T < b->n; t++) {
-    pm_gidx_t     tt = plan ? plan->order[t] : t, j0 = tt * (pm_gidx_t)T;
-    int           nj = (int)(b->n - j0 < T ? b->n - j0 : T);
-    double        gmax = 0.0;
-    /* the row tiles' bounds now (they only fall while the tile is searched: the tests below stay
-       safe, and single_ok is only a choice of speed) */
-    for (int s = 0; s < nrt; s++) {
-      const double *bd = L->bound2 + i0 + s * T;
-      int           n  = PetscMin(ni - s * T, T);
-      rmx[s] = 0.0;
-      rmn[s] = PETSC_INFINITY;
-      for (int ii = 0; ii < n; ii++) {
-        rmx[s] = bd[ii] > rmx[s] ? bd[ii] : rmx[s];
-        rmn[s] = bd[ii] < rmn[s] ? bd[ii] : rmn[s];
-      }
-      gmax = rmx[s] > gmax ? rmx[s] : gmax;
-    }
-    if (plan) { /* the tile cannot hold a neighbour of any row of the group: skip it */
-      double lb2 = knn_box_gap2(plan->gbox, plan->tbox + 2 * tt * D, D);
-      if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > gmax) {
-        plan->skipped++;
-        continue;
-      }
-    }
-    const double *xb = b->x + j0 * D;
-    /* the candidates are measured on these input rows: have them in cache by then */
-    for (size_t off = 0; off < (size_t)nj * D * sizeof(double); off += 64) __builtin_prefetch((const char *)xb + off);
-    for (int s0 = 0; s0 < ni; s0 += T) {
-      int       ns = ni - s0 < T ? ni - s0 : T, np = 0;
-      pm_gidx_t r0 = i0 + s0;
-      if (plan && plan->qbox) { /* the same test for one row tile: a group may straddle clusters */
-        double lb2 = knn_box_gap2(plan->qbox + 2 * (r0 / T) * D, plan->tbox + 2 * tt * D, D);
-        if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > rmx[s0 / T]) {
-          plan->pairs++;
-          continue;
-        }
-      }
-      /* the filter for every row of the tile first, then the exact distances of all the pairs
-         that passed in one batch (independent sums), then the offers */
-      if (f && single_ok(f, tt, qmx[s0 / T], rmn[s0 / T])) {
-        for (int ii = 0; ii < ns; ii++) tf[ii] = knn_f32_threshold(L->bound2[r0 + ii], qn[r0 + ii], f->bmax[tt], f->s2, f->tau, D);
-        for (int ii = ns; ii % 32; ii++) tf[ii] = 0.0f; /* whole strips (masked off) */
-        np = knn_f32_filter(f->qa + (size_t)(r0 / T) * A * T, f->ba + (size_t)tt * A * T, T, A, ns, nj, tf, pr, pc);
-      } else {
-        for (int ii = 0; ii < ns; ii++) d2[ii] = L->bound2[r0 + ii] - qn[r0 + ii] * (1.0 - tol); /* thresholds */
-        if (fused) {
-          for (int ii = ns; ii % 16; ii++) d2[ii] = 0.0; /* whole strips (masked off) */
-          np = (fused == 3 ? fused_avx512 : fused_avx2)(packed((double *)qa, r0, D, T, 0), packed((double *)ba, j0, D, T, 0), T, A, ns, nj, d2, pr, pc);
-        } else {
-          /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
-          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, packed((double *)qa, r0, D, T, 0), T, packed((double *)ba, j0, D, T, 0), T, 0.0, C, nj);
-          np = collect(C, ns, nj, d2, pr, pc);
-        }
-      }
-      if (!np) continue;
-      exact_pairs(q->x + r0 * D, xb, D, pr, pc, np, d2);
-      for (int e = 0; e < np; e++) knn_offer(L, B, s0 + pr[e], r0 + pr[e], d2[e], b->gidx ? b->gidx[j0 + pc[e]] : b->start + j0 + pc[e]);
-    }
+  if (simd == 2 && T % 8 == 0 && __builtin_cpu_supports("fma")) {
+    knn_lut8_init();
+    for (int ii = ns; ii % 8; ii++) t[ii] = 0.0;
+    return fused_avx2(qa, ba, T, A, ns, nj, t, pr, pc);
   }
-  for (int ii = 0; ii < ni; ii++) knn_flush(L, B, ii, i0 + ii);
-  PetscCall(PetscLogFlops(2.0 * (double)ni * (double)b->n * A));
-  PetscCall(PetscLogEventEnd(knn->ev_tile, 0, 0, 0, 0));
-  PetscFunctionReturn(PETSC_SUCCESS);
+  /* both operands packed coordinate-major per tile: ~1.5x the rate of row-major rows */
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ns, nj, A, 1.0, qa, T, ba, T, 0.0, C, nj);
+  return pick_collect()(C, ns, nj, t, pr, pc);
 }

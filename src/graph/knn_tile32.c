@@ -16,7 +16,14 @@
  * plus (2 D + 8) 2^-126 for float underflow. A pair passes when acc <= s^2 (bound - |a|^2) +
  * tau s^2 (|a|^2 + bmax) + that, rounded up to float, with bmax >= |b|^2 over the tile and
  * tau = 2 ((2 D + 8) u + tol): twice the float bound, plus twice the double tile's own margin
- * (centring, knn_tile_tol). */
+ * (centring, knn_tile_tol).
+ *
+ * Symmetric kernel (a block against itself, knn_rows.c): the sums start at s^2 |a|^2 (rounded to
+ * float) plus the augmented term, so acc ~ s^2 |a - b|^2 and one product serves both the row's
+ * bound and the column's. The extra term and the larger partial sums add at most 3 u s^2 (|a|^2 +
+ * |b|^2) to the error above, so a pair passes for either side when acc <= s^2 bound + tau' s^2
+ * (|x|^2 + xmax) + (2 D + 12) 2^-126, rounded up to float, with tau' = tau + 8 u (twice the
+ * addition), |x|^2 that side's own norm and xmax the other tile's largest (knn_f32_threshold_sym). */
 #include "graph/graph_impl.h"
 #include <immintrin.h>
 #include <math.h>
@@ -59,12 +66,21 @@ void knn_f32_pack(const double *p, pm_gidx_t n, int D, int T, double s, double s
 
 /* 32 rows (two vectors of the coordinate-major query tile) by 8 columns: as knn_tile.c's
  * fused_block, in float. */
-__attribute__((target("avx512f"), always_inline)) static inline int block32(const float *qa, const float *ba, int T, int A, __m512 t0, __m512 t1, __mmask16 rows0, __mmask16 rows1, unsigned cols, __m512i rv0, __m512i rv1, int c0, int *pr, int *pc, int np)
+__attribute__((target("avx512f"), always_inline)) static inline int block32(const float *qa, const float *ba, int T, int A, __m512 t0, __m512 t1, __mmask16 rows0, __mmask16 rows1, unsigned cols, __m512i rv0, __m512i rv1, int c0, const float *tc, const float *qn, int *pr, int *pc, int np)
 {
   __m512 a0[8], a1[8];
 
+  if (tc) { /* the symmetric pass: the rows' s^2 |x - mu|^2 start the sums too (acc ~ s^2 |x - y|^2) */
+    __m512 n0 = _mm512_loadu_ps(qn), n1 = _mm512_loadu_ps(qn + 16);
 #pragma GCC unroll 8
-  for (int c = 0; c < 8; c++) a0[c] = a1[c] = _mm512_set1_ps(ba[(size_t)(A - 1) * T + c]);
+    for (int c = 0; c < 8; c++) {
+      __m512 b = _mm512_set1_ps(ba[(size_t)(A - 1) * T + c]);
+      a0[c]    = _mm512_add_ps(b, n0);
+      a1[c]    = _mm512_add_ps(b, n1);
+    }
+  } else
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) a0[c] = a1[c] = _mm512_set1_ps(ba[(size_t)(A - 1) * T + c]);
   for (int d = 0; d < A - 1; d++) {
     __m512 q0 = _mm512_loadu_ps(qa + (size_t)d * T), q1 = _mm512_loadu_ps(qa + (size_t)d * T + 16);
 #pragma GCC unroll 8
@@ -76,7 +92,14 @@ __attribute__((target("avx512f"), always_inline)) static inline int block32(cons
   }
 #pragma GCC unroll 8
   for (int c = 0; c < 8; c++) {
-    __mmask16 m0 = _mm512_cmp_ps_mask(a0[c], t0, _CMP_LE_OQ) & rows0, m1 = _mm512_cmp_ps_mask(a1[c], t1, _CMP_LE_OQ) & rows1;
+    __mmask16 m0 = _mm512_cmp_ps_mask(a0[c], t0, _CMP_LE_OQ), m1 = _mm512_cmp_ps_mask(a1[c], t1, _CMP_LE_OQ);
+    if (tc) { /* also the pairs within the column's own bound */
+      __m512 u = _mm512_set1_ps(tc[c]);
+      m0 |= _mm512_cmp_ps_mask(a0[c], u, _CMP_LE_OQ);
+      m1 |= _mm512_cmp_ps_mask(a1[c], u, _CMP_LE_OQ);
+    }
+    m0 &= rows0;
+    m1 &= rows1;
     if (!(cols >> c & 1u)) m0 = m1 = 0;
     if (m0 | m1) {
       __m512i cv = _mm512_set1_epi32(c0 + c);
@@ -91,7 +114,8 @@ __attribute__((target("avx512f"), always_inline)) static inline int block32(cons
   return np;
 }
 
-__attribute__((target("avx512f"))) static int filter_avx512(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc)
+/* tc (NULL: one-sided): the columns' thresholds, qn: s^2 |x - mu|^2 of the rows (float) */
+__attribute__((target("avx512f"), always_inline)) static inline int filter_avx512_any(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, const float *tc, const float *qn, int *pr, int *pc)
 {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   int           np   = 0;
@@ -102,9 +126,19 @@ __attribute__((target("avx512f"))) static int filter_avx512(const float *qa, con
     __mmask16 rows0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
     __mmask16 rows1 = left >= 32 ? (__mmask16)0xFFFF : left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1u);
     __m512i   rv0 = _mm512_add_epi32(iota, _mm512_set1_epi32(r)), rv1 = _mm512_add_epi32(iota, _mm512_set1_epi32(r + 16));
-    for (int c = 0; c < nj; c += 8) np = block32(qa + r, ba + c, T, A, t0, t1, rows0, rows1, nj - c >= 8 ? 0xFFu : (1u << (nj - c)) - 1u, rv0, rv1, c, pr, pc, np);
+    for (int c = 0; c < nj; c += 8) np = block32(qa + r, ba + c, T, A, t0, t1, rows0, rows1, nj - c >= 8 ? 0xFFu : (1u << (nj - c)) - 1u, rv0, rv1, c, tc ? tc + c : NULL, tc ? qn + r : NULL, pr, pc, np);
   }
   return np;
+}
+
+__attribute__((target("avx512f"))) static int filter_avx512(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc)
+{
+  return filter_avx512_any(qa, ba, T, A, ns, nj, t, NULL, NULL, pr, pc);
+}
+
+__attribute__((target("avx512f"))) static int filter_avx512_sym(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, const float *tc, const float *qn, int *pr, int *pc)
+{
+  return filter_avx512_any(qa, ba, T, A, ns, nj, t, tc, qn, pr, pc);
 }
 
 /* AVX2: 16 rows (two vectors) by 6 columns (12 accumulators of the 16 registers); the rows that
@@ -160,8 +194,19 @@ int knn_f32_usable(int T)
   return knn_simd() == 2 && __builtin_cpu_supports("fma") && T % 16 == 0;
 }
 
+int knn_f32_sym_usable(int T)
+{
+  return knn_simd() >= 3 && T % 32 == 0;
+}
+
+int knn_f32_filter_sym(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, const float *tc, const float *qn, int *pr, int *pc)
+{
+  return filter_avx512_sym(qa, ba, T, A, ns, nj, t, tc, qn, pr, pc);
+}
+
 int knn_f32_filter(const float *qa, const float *ba, int T, int A, int ns, int nj, const float *t, int *pr, int *pc)
 {
   if (knn_simd() >= 3) return filter_avx512(qa, ba, T, A, ns, nj, t, pr, pc);
+  knn_lut8_init();
   return filter_avx2(qa, ba, T, A, ns, nj, t, pr, pc);
 }
