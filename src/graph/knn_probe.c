@@ -9,6 +9,11 @@
  * 2.4x faster; perf, f = 0.147: brute force 2.4x faster; docs/knn.md): the tree is chosen when
  * f < 1 / TREE_COST_RATIO = 0.1. f only grows with every query, so the probe stops as soon as it
  * reaches 0.1 (brute force is then certain).
+ * A first probe on PRE_M = 1024 of the rows, with 64 queries, goes before: where the tree needs at
+ * least PRE_F = 0.9 of the distances there, brute force is chosen at once (f falls as m grows,
+ * but far less than ninefold from 1024 to 16384 rows where it starts that high: uniform 20-D has
+ * f = 1.0 at both; lowdim 0.30-0.49 -> 0.066-0.079, perf 0.27-0.31 -> 0.145-0.148 at 20k-1M). It
+ * saves the large probe's tree (10-15 ms at 20k) where brute force is clear.
  * The counts are summed over the ranks after every round of queries, so every rank reaches the
  * same verdict, and the same one for any rank count. The same queries estimate the k-th neighbour
  * distance for the cell cuts (knn_part.c). */
@@ -18,6 +23,9 @@
 #define PROBE_Q         256
 #define PROBE_CHUNK     8 /* queries between checks of the early stop */
 #define TREE_COST_RATIO 10.0
+#define PRE_M           1024 /* the first probe: rows, queries, and the f from which brute force is certain */
+#define PRE_Q           64
+#define PRE_F           0.9
 
 /* First sample index r (of m, row r N / m) at or after global row g: ceil(g m / N). */
 static pm_gidx_t first_sample(pm_gidx_t g, pm_gidx_t m, pm_gidx_t N)
@@ -81,9 +89,11 @@ static double median(const double *v, pm_gidx_t nq, int ld, pm_gidx_t *perm)
   return v[perm[nq / 2] * ld];
 }
 
-PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, double stop_f, double *f)
+/* The probe on at most mcap rows of the sample with at most qcap queries; the radius only when
+ * asked for (and the probe ran to its end). */
+static PetscErrorCode probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, pm_gidx_t mcap, pm_gidx_t qcap, double stop_f, PetscBool radius, double *f)
 {
-  pm_gidx_t   m = PetscMin(s->m, (pm_gidx_t)PROBE_M), nq = PetscMin(m, (pm_gidx_t)PROBE_Q), nmine, rounds, kp, *ind, *order;
+  pm_gidx_t   m = PetscMin(s->m, mcap), nq = PetscMin(m, qcap), nmine, rounds, kp, *ind, *order;
   int         kk, rank, size;
   double     *xs, *xq, *dist;
   knn_block_t b, q;
@@ -123,7 +133,7 @@ PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf,
     *f = (double)evall / ((double)nq * (double)m);
     if (*f >= stop_f) break;
   }
-  if (*f < stop_f) { /* ran to the end (else f is only a lower bound, and there is no radius) */
+  if (radius && *f < stop_f) { /* ran to the end (else f is only a lower bound, and there is no radius) */
     double    *mine, *all = NULL;
     pm_gidx_t *perm = NULL;
     int       *cnt = NULL, *dsp = NULL, n = (int)nmine;
@@ -151,10 +161,18 @@ PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_gidx_t N, int k, double stop_f, double *f)
+{
+  PetscFunctionBeginUser;
+  PetscCall(probe(comm, s, D, leaf, N, k, PROBE_M, PROBE_Q, stop_f, PETSC_TRUE, f));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, pm_knn_method_t *method, knn_sample_t *s)
 {
-  double f;
-  int    choice, rank;
+  double    f;
+  int       choice, rank;
+  pm_gidx_t mp = PRE_M; /* the probe that decided: its rows */
 
   PetscFunctionBeginUser;
   if (knn->method != PM_KNN_AUTO) {
@@ -165,11 +183,15 @@ PetscErrorCode knn_choose_method(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   /* every rank gets the sample, builds the probe tree and runs its share of the queries */
   PetscCall(knn_sample_fetch(knn, mine, n_global, PROBE_M, PETSC_TRUE, s));
-  PetscCall(knn_sample_probe(knn->comm, s, mine->dim, knn->leaf, n_global, k, 1.0 / TREE_COST_RATIO, &f));
+  PetscCall(probe(knn->comm, s, mine->dim, knn->leaf, n_global, k, PRE_M, PRE_Q, PRE_F, PETSC_FALSE, &f));
+  if (f < PRE_F) {
+    mp = PROBE_M;
+    PetscCall(knn_sample_probe(knn->comm, s, mine->dim, knn->leaf, n_global, k, 1.0 / TREE_COST_RATIO, &f));
+  }
   if (rank) PetscCall(PetscFree(s->x)); /* the cuts use rank 0's */
   choice  = f < 1.0 / TREE_COST_RATIO ? PM_KNN_TREE : PM_KNN_BRUTE; /* f: the same on every rank (an integer sum) */
   *method = (pm_knn_method_t)choice;
-  PetscCall(PetscInfo(NULL, "kNN auto: the tree needs %s%.4f of the brute-force distances on a %" PRId64 "-point probe -> %s\n", choice == PM_KNN_BRUTE ? "at least " : "", f, PetscMin(n_global, (pm_gidx_t)PROBE_M), pm_knn_method_names[choice]));
+  PetscCall(PetscInfo(NULL, "kNN auto: the tree needs %s%.4f of the brute-force distances on a %" PRId64 "-point probe -> %s\n", choice == PM_KNN_BRUTE ? "at least " : "", f, PetscMin(n_global, mp), pm_knn_method_names[choice]));
   PetscCall(PetscLogEventEnd(knn->ev_probe, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
