@@ -101,19 +101,19 @@ static void both_sides(pass_t *p, const tile_t *r, const tile_t *c, knn_buf_t *B
 {
   const knn_f32_t *f = p->f;
   int              np, D = p->D;
-  double           tc = f ? knn_f32_tau_sym(f->tau) : 0.0;
+  double           taus = f ? knn_f32_tau_sym(f->tau) : 0.0; /* both sides' margin factor */
 
-  if (!f || !knn_f32_sym_usable(p->T) || !single_ok(tc, r->qmax, c->fbmax, r->bmin) || !single_ok(tc, r->qmax, c->fbmax, c->bmin)) {
+  if (!f || !knn_f32_sym_usable(p->T) || !single_ok(taus, r->qmax, c->fbmax, r->bmin) || !single_ok(taus, r->qmax, c->fbmax, c->bmin)) {
     one_side(p, r, c, B, brow);
     one_side(p, c, r, Bc, (int)c->row);
     return;
   }
   for (int i = 0; i < r->n; i++) {
-    p->tf[i] = knn_f32_threshold_sym(r->bound[i], r->qn[i], c->fbmax, f->s2, tc, D);
+    p->tf[i] = knn_f32_threshold_sym(r->bound[i], r->qn[i], c->fbmax, f->s2, taus, D);
     p->qf[i] = (float)(f->s2 * r->qn[i]);
   }
   for (int i = r->n; i % 32; i++) p->tf[i] = p->qf[i] = 0.0f;
-  for (int j = 0; j < c->n; j++) p->tc[j] = knn_f32_threshold_sym(c->bound[j], c->qn[j], r->qmax, f->s2, tc, D);
+  for (int j = 0; j < c->n; j++) p->tc[j] = knn_f32_threshold_sym(c->bound[j], c->qn[j], r->qmax, f->s2, taus, D);
   for (int j = c->n; j % 32; j++) p->tc[j] = 0.0f;
   np = knn_f32_filter_sym(r->fq, c->fb, p->T, p->A, r->n, c->n, p->tf, p->tc, p->qf, p->pr, p->pc);
   p->flops += 2.0 * r->n * c->n * (p->A + 1);

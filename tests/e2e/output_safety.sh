@@ -36,4 +36,11 @@ $PM_MPIRUN -n 1 "$BIN/phasemap" -help >"$tmp/help" 2>&1 || fail "-help failed"
 for o in -input -output -stages -knn_k -duplicates -density -bmti_alpha -dpa_z -steinhardt_l; do
   grep -q -- "$o" "$tmp/help" || fail "-help does not list $o"
 done
+# every phasemap option -help lists is known to the misspelling check (src/core/options_known.h)
+# (the PETSc objects' own options, _ksp_ / _pc_ / device, are PETSc's to check)
+for o in $(grep -oE "^  -[a-z_0-9]+" "$tmp/help" | sed 's/^  //' | grep -vE "_ksp_|_pc_|^-all_|device" | sort -u); do
+  grep -q "\"$o\"" src/core/options_known.h || fail "-help lists $o, but src/core/options_known.h does not"
+done
+run -input $IN -output "$tmp/e.h5" -stages knn -knn_symetric 0 -quiet && fail "misspelled -knn_symmetric accepted"
+grep -q "did you mean -knn_symmetric" "$tmp/log" || { cat "$tmp/log"; fail "no suggestion for -knn_symetric"; }
 echo "output_safety: all checks passed"
