@@ -178,9 +178,10 @@ void knn_exact_pairs(const double *qx, const double *bx, int D, const int *qr, c
  * block b, its column tiles as planned (NULL: all, in order); flushes their buffers at the end.
  * Global index of block row j: b->gidx[j], or b->start + j. Bc (or NULL): b is q itself, called
  * for the groups in order, and Bc holds the candidates the earlier groups found for all of q's
- * rows; sym: this group searches symmetrically (tfirst = i0 / tile); column tiles below tfirst
- * are skipped (the symmetric groups before searched them). */
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tfirst, double *work);
+ * rows; sym: this group searches the column tiles from tfirst = i0 / tile on symmetrically; the
+ * tiles in [tone, tfirst) are skipped (the symmetric groups before searched them), those below
+ * tone one-sidedly (the groups before those searched one-sidedly). */
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tone, pm_gidx_t tfirst, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */

@@ -7,7 +7,7 @@
 #include "graph/graph_impl.h"
 
 #define RING_CHUNK_ROWS 4096 /* queries (tree) between MPI_Testall */
-#define SYM_MAX_SKIP    0.25 /* the symmetric search stays on while the first group skips at most this share of tile pairs */
+#define SYM_MAX_SKIP    0.25 /* the own block is searched symmetrically after the first group if that skipped at most this share of its tile pairs */
 
 typedef struct {
   pm_knn_t          *knn;
@@ -142,12 +142,11 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, PetscBoo
   int                G = knn_brute_group(c->knn);
   int                T = c->knn->tile, nt = (int)((b->n + T - 1) / T);
   knn_f32_t          f = {c->qf, c->bf, c->tmax, c->s * c->s, knn_f32_tau(q->dim)};
-  knn_buf_t          bc;
-  PetscBool          on     = sym; /* the symmetric search, until the first group turns it off */
-  pm_gidx_t          tfirst = 0;
+  knn_buf_t          bc     = {0};
+  PetscBool          on     = PETSC_FALSE; /* symmetric: from the second group on, if the first lets it */
+  pm_gidx_t          tone = 0, tfirst = 0;
 
   PetscFunctionBeginUser;
-  if (sym) PetscCall(knn_buf_create((int)q->n, KNN_SYM_CAP, c->h->k, &bc)); /* the columns' candidates: 1 KiB per row */
   knn_brute_augment(b, c->mu, T, c->ba);
   if (c->bf) knn_f32_pack(c->ba, b->n, q->dim, T, c->s, c->s * c->s, c->bf, c->tmax);
   knn_tile_centroids(b, T, c->cent, c->tbox);
@@ -157,13 +156,15 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, PetscBoo
     /* the rows are in kd order, so a group is compact: the tiles nearest it first */
     knn_tile_order(c->cent, nt, q->dim, q->x + i0 * q->dim, ni, c->tiles, c->tscratch, c->gbox);
     if (on) tfirst = i0 / T;
-    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->bf ? &f : NULL, &plan, c->h, &c->buf, sym ? &bc : NULL, on, tfirst, c->work));
-    if (on) {
-      tfirst = (i0 + ni + T - 1) / T;
-      /* the bounds of rows whose own group has not come are loose: where many tile pairs are out
-         of reach (clustered data), the symmetric search skips fewer of them and the candidates
-         cost more than its products save (perf 20k: 0.235 -> 0.245 s); the first group decides */
-      if (i0 == 0 && (double)(plan.skipped * ((ni + T - 1) / T) + plan.pairs) > SYM_MAX_SKIP * (double)nt * ((ni + T - 1) / T)) on = PETSC_FALSE;
+    PetscCall(knn_brute_rows(c->knn, q, c->qc, c->qn, i0, ni, b, c->ba, c->bf ? &f : NULL, &plan, c->h, &c->buf, on ? &bc : NULL, on, tone, tfirst, c->work));
+    /* the bounds of rows whose own group has not come are loose: where many tile pairs are out of
+       reach (clustered data), the symmetric search skips fewer of them and the candidates cost
+       more than its products save (perf 20k: 0.235 -> 0.245 s); so the first group searches
+       one-sidedly, and the rest symmetrically only if it skipped at most SYM_MAX_SKIP of its pairs */
+    if (sym && i0 == 0 && (double)(plan.skipped * ((ni + T - 1) / T) + plan.pairs) <= SYM_MAX_SKIP * (double)nt * ((ni + T - 1) / T) && i0 + ni < q->n) {
+      on = PETSC_TRUE;
+      tone = tfirst = (i0 + ni + T - 1) / T;
+      PetscCall(knn_buf_create((int)q->n, KNN_SYM_CAP, c->h->k, &bc)); /* the columns' candidates: 1 KiB per row */
     }
     c->tskip += plan.skipped;
     c->tpairs += plan.pairs;
@@ -172,7 +173,7 @@ static PetscErrorCode search_block(ring_ctx_t *c, const knn_block_t *b, PetscBoo
     c->done += ni * b->n;
     PetscCall(pm_progress_step(c->prog, c->done));
   }
-  if (sym) PetscCall(knn_buf_destroy(&bc));
+  if (on) PetscCall(knn_buf_destroy(&bc));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -7,7 +7,9 @@
  * tiles is searched once for both sides: a group of rows visits only the column tiles from its
  * own first tile on, and a pair that passes either the row's or the column's bound is measured
  * once and offered to both. The columns' candidates wait in a buffer over all local rows (Bc)
- * until their own group comes: the earlier groups have then offered them all their pairs. The
+ * until their own group comes: the earlier groups have then offered them all their pairs. (The
+ * ring runs the first group one-sidedly and turns the symmetric search on after it only where
+ * few tile pairs are out of reach, knn_ring.c.) The
  * float kernel tests both bounds on the same products (knn_tile32.c); elsewhere (double filter,
  * AVX2) the two sides run as two one-sided passes. Either way every pair within a row's bound
  * reaches the row, so the graph is the one-sided search's, bit for bit (knn_dist2 is symmetric:
@@ -152,7 +154,7 @@ static tile_t block_tile(const knn_block_t *b, pm_gidx_t t, int T, const double 
   return c;
 }
 
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tfirst, double *work)
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tone, pm_gidx_t tfirst, double *work)
 {
   int       D = q->dim, T = knn->tile;
   int       nrt = (ni + T - 1) / T, g0 = (int)(i0 / T); /* row tiles of the group; its first tile */
@@ -163,7 +165,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   PetscFunctionBeginUser;
   PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0 && nrt <= KNN_ROW_GROUP / 8);
   PM_ASSERT(!Bc || (b->x == q->x && b->n == q->n && Bc->rows >= q->n));
-  PM_ASSERT((!sym || (Bc && tfirst == g0)) && (!tfirst || Bc));
+  PM_ASSERT((!sym || (Bc && tfirst == g0)) && (!tfirst || Bc) && tone <= tfirst);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
   p     = (pass_t){D, T, D + 1, knn_tile_tol(D), f, L, work, work + (size_t)T * T, NULL, NULL, NULL, NULL, NULL, 0.0};
   p.pr  = (int *)(p.d2 + (size_t)T * T);
@@ -181,13 +183,14 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     pm_gidx_t tt   = plan ? plan->order[t] : t;
     double    gmax = 0.0, cmax = 0.0;
     tile_t    ct;
-    if (tt < tfirst) continue; /* the earlier groups searched this pair of tiles for both sides */
-    ct = block_tile(b, tt, T, sym ? qa : NULL, sym ? qn : NULL, sym && f ? f->qa : NULL, ba, f, sym ? L->bound2 : NULL);
+    int       both = sym && tt >= tfirst; /* this tile symmetrically (below tone: one-sided) */
+    if (tt >= tone && tt < tfirst) continue; /* the earlier groups searched this pair of tiles for both sides */
+    ct = block_tile(b, tt, T, both ? qa : NULL, both ? qn : NULL, both && f ? f->qa : NULL, ba, f, both ? L->bound2 : NULL);
     for (int s = 0; s < nrt; s++) {
       tile_bounds(&rt[s]);
       gmax = rt[s].bmax > gmax ? rt[s].bmax : gmax;
     }
-    if (sym) {
+    if (both) {
       tile_bounds(&ct);
       cmax = ct.bmax;
     }
@@ -201,8 +204,8 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     /* the candidates are measured on these input rows: have them in cache by then */
     for (size_t off = 0; off < (size_t)ct.n * D * sizeof(double); off += 64) __builtin_prefetch((const char *)ct.x + off);
     for (int s = 0; s < nrt; s++) {
-      int two = sym && g0 + s < tt; /* both sides; the diagonal tile is its own transpose */
-      if (sym && g0 + s > tt) continue; /* searched as the pair (tt, g0 + s) */
+      int two = both && g0 + s < tt; /* both sides; the diagonal tile is its own transpose */
+      if (both && g0 + s > tt) continue; /* searched as the pair (tt, g0 + s) */
       if (plan && plan->qbox) { /* the same test for one row tile: a group may straddle clusters */
         double lb2 = knn_box_gap2(plan->qbox + 2 * (g0 + s) * D, plan->tbox + 2 * tt * D, D);
         if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > PetscMax(rt[s].bmax, two ? cmax : 0.0)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brute force's symmetric search of the own block (knn_rows.c) gives the graph of the one-sided
-# search, bit for bit: on uniform data (symmetric throughout, several groups of rows per rank) and
-# on clustered data (the first group turns it off), with the float filter, the double filter, the
+# search, bit for bit: on uniform data (symmetric from the second of several groups of rows) and
+# on clustered data (the first group keeps it off), with the float filter, the double filter, the
 # AVX2 fallback (two one-sided passes) and some rows searched again (-knn_prebound_rank 14), on 1 and 3
 # ranks. Usage: knn_symmetric.sh
 set -euo pipefail
