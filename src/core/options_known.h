@@ -6,7 +6,7 @@ static const char *const pm_options_known[] = {
   "-input", "-input_dataset", "-input_format", "-output", "-output_compress", "-stages", "-force", "-quiet",
   "-traceback", "-help", "-options_file", "-log_view",
   /* knn */
-  "-knn_k", "-knn_method", "-knn_tile", "-knn_leaf", "-knn_simd", "-knn_prebound", "-knn_prebound_rank", "-knn_filter", "-knn_symmetric", "-duplicates",
+  "-knn_k", "-knn_method", "-knn_tile", "-knn_leaf", "-knn_simd", "-knn_prebound", "-knn_prebound_rank", "-knn_filter", "-knn_symmetric", "-knn_symmetric_min_rows", "-duplicates",
   /* id */
   "-twonn_fraction", "-gride_range_max",
   /* density */

@@ -6,6 +6,7 @@
 #define PM_KNN_K_DEFAULT    100
 #define PM_KNN_TILE_DEFAULT 128
 #define PM_KNN_LEAF_DEFAULT 16
+#define PM_KNN_HALF_MIN_ROWS 32768
 #define KNN_TREE_BUF        64   /* candidate buffer of a tree query: small, the bound prunes */
 #define KNN_ROW_GROUP       1024 /* brute force: local rows searched together (see knn_brute_group) */
 #define KNN_SYM_CAP         64   /* brute force, symmetric: candidate buffer of each local row (knn_rows.c) */
@@ -21,6 +22,7 @@ struct pm_knn {
   PetscBool       prebound;      /* brute force: provisional bounds (knn_prebound.c) */
   PetscBool       filter32;      /* brute force: the filter in single precision where it can (knn_tile32.c) */
   PetscBool       symmetric;     /* brute force: the own block searched once for both sides (knn_rows.c) */
+  pm_gidx_t       half_min_rows; /* brute force, P > 1: the half ring only for blocks of at least this many rows (knn_ring.c) */
   int             prebound_rank; /* their sample rank j (0: from k, m and N) */
   pm_gidx_t       n_researched;  /* rows the last brute-force search searched again (all ranks) */
   PetscLogEvent   ev_build, ev_tile, ev_tree, ev_ring, ev_final, ev_probe, ev_cells, ev_return, ev_prebound;
@@ -176,12 +178,45 @@ int knn_tile_filter(const double *qa, const double *ba, int T, int A, int ns, in
 void knn_exact_pairs(const double *qx, const double *bx, int D, const int *qr, const int *bc, int np, double *out);
 /* knn_rows.c: local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of
  * block b, its column tiles as planned (NULL: all, in order); flushes their buffers at the end.
- * Global index of block row j: b->gidx[j], or b->start + j. Bc (or NULL): b is q itself, called
- * for the groups in order, and Bc holds the candidates the earlier groups found for all of q's
- * rows; sym: this group searches the column tiles from tfirst = i0 / tile on symmetrically; the
- * tiles in [tone, tfirst) are skipped (the symmetric groups before searched them), those below
- * tone one-sidedly (the groups before those searched one-sidedly). */
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tone, pm_gidx_t tfirst, double *work);
+ * Global index of block row j: b->gidx[j], or b->start + j. sm (NULL: one-sided): the symmetric
+ * search (knn_sym_t; own block: called for the groups in order). */
+/* The candidates of another rank's block rows found here (knn_rows.c), for their owner: row j of
+ * the block (its owner's local row), squared distance, partner's global index; only those within
+ * the bound the owner sent with the block. */
+typedef struct {
+  const double  *bound;
+  int32_t       *row;
+  double        *d2;
+  pm_gidx_t     *g;
+  size_t         n, cap;
+  PetscErrorCode err; /* a failed growth, checked after each group */
+} knn_cols_t;
+PetscErrorCode knn_cols_grow(knn_cols_t *R);
+static inline void knn_cols_add(knn_cols_t *R, pm_gidx_t j, double d2, pm_gidx_t g)
+{
+  if (d2 > R->bound[j] || R->err) return;
+  if (R->n == R->cap && (R->err = knn_cols_grow(R))) return;
+  R->row[R->n] = (int32_t)j;
+  R->d2[R->n]  = d2;
+  R->g[R->n++] = g;
+}
+/* The symmetric search of a group (knn_rows.c). Own block (R NULL; b is q): Bc holds the
+ * candidates the earlier groups found for all of q's rows; on: this group searches the column
+ * tiles from tfirst = i0 / tile on for both sides, skips those in [tone, tfirst) (the symmetric
+ * groups before searched them) and searches those below tone one-sidedly. Another rank's block
+ * (R): its column tiles [tlo, thi) for both sides, the block rows' candidates to R; bqa/bqf/bqn
+ * its rows packed as queries and their |y - mu|^2, qba/fq q's rows packed as block rows. */
+typedef struct {
+  knn_buf_t       *Bc;
+  PetscBool        on;
+  pm_gidx_t        tone, tfirst;
+  knn_cols_t      *R;
+  const double    *bqa, *bqn, *qba;
+  const float     *bqf;
+  const knn_f32_t *fq;
+  pm_gidx_t        tlo, thi;
+} knn_sym_t;
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, const knn_sym_t *sm, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);
 /* Relative rounding margin of a tile for D columns. */

@@ -17,6 +17,7 @@ PetscErrorCode pm_knn_create(MPI_Comm comm, pm_knn_t **knn)
   n->prebound = PETSC_TRUE;
   n->filter32 = PETSC_TRUE;
   n->symmetric = PETSC_TRUE;
+  n->half_min_rows = PM_KNN_HALF_MIN_ROWS;
   PetscCall(PetscLogEventRegister("PmKnnBuild", PETSC_OBJECT_CLASSID, &n->ev_build));
   PetscCall(PetscLogEventRegister("PmKnnRing", PETSC_OBJECT_CLASSID, &n->ev_ring));
   PetscCall(PetscLogEventRegister("PmKnnTile", PETSC_OBJECT_CLASSID, &n->ev_tile));
@@ -77,7 +78,7 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   static const char *const simd_names[] = {"auto", "avx512", "avx2", "sse2"};
   static const char *const filter_names[] = {"single", "double"};
   PetscInt                 simd         = 0, filter = knn->filter32 ? 0 : 1;
-  PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf, prank = knn->prebound_rank;
+  PetscInt  k = knn->k, tile = knn->tile, leaf = knn->leaf, prank = knn->prebound_rank, half_min = (PetscInt)PetscMin(knn->half_min_rows, (pm_gidx_t)PETSC_MAX_INT);
   PetscBool kset;
 
   PetscFunctionBeginUser;
@@ -88,7 +89,8 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscCall(PetscOptionsInt("-knn_leaf", "points per kd-tree leaf (tree method)", "", leaf, &leaf, NULL));
   PetscCall(PetscOptionsBool("-knn_prebound", "brute force: start each row's bound at a sampled estimate of its k-th distance (rows it cuts short are searched again; results never change)", "", knn->prebound, &knn->prebound, NULL));
   PetscCall(PetscOptionsInt("-knn_prebound_rank", "the sample rank j of those estimates, 1..128 (0: from k, N and the sample size; a small j tests the re-search)", "", prank, &prank, NULL));
-  PetscCall(PetscOptionsBool("-knn_symmetric", "brute force: search the own row block once for both sides of each pair (half the products; results never change)", "", knn->symmetric, &knn->symmetric, NULL));
+  PetscCall(PetscOptionsBool("-knn_symmetric", "brute force: search the own row block once for both sides of each pair, and on P > 1 ranks each pair of blocks by one of its ranks (about half the products; results never change)", "", knn->symmetric, &knn->symmetric, NULL));
+  PetscCall(PetscOptionsInt("-knn_symmetric_min_rows", "brute force on P > 1 ranks: pairs of blocks once only for blocks of at least this many rows (smaller ones lose to the candidates' return)", "", half_min, &half_min, NULL));
   PetscCall(PetscOptionsEList("-knn_filter", "precision of brute force's filter products: single (twice the rate on AVX-512 and AVX2 + FMA, with a proven margin) or double; the neighbours are measured in double either way", "", filter_names, 2, filter_names[filter], &filter, NULL));
   PetscCall(PetscOptionsEList("-knn_simd", "widest vector instructions of the kNN kernels (auto: what the processor has)", "", simd_names, 4, simd_names[simd], &simd, NULL));
   PetscCall(PetscOptionsEnum("-duplicates", "identical points: error (default), keep, or drop later copies", "pm_knn_set_duplicates", pm_dup_mode_names, (PetscEnum)knn->dup, (PetscEnum *)&knn->dup, NULL));
@@ -98,6 +100,8 @@ PetscErrorCode pm_knn_set_from_options(pm_knn_t *knn)
   PetscCheck(tile >= 8 && tile <= 2048, knn->comm, PETSC_ERR_USER_INPUT, "-knn_tile %d is outside [8, 2048]; the default %d suits most caches", (int)tile, PM_KNN_TILE_DEFAULT);
   PetscCheck(leaf >= 2 && leaf <= 4096, knn->comm, PETSC_ERR_USER_INPUT, "-knn_leaf %d is outside [2, 4096]; the default is %d", (int)leaf, PM_KNN_LEAF_DEFAULT);
   PetscCheck(prank >= 0 && prank <= 128, knn->comm, PETSC_ERR_USER_INPUT, "-knn_prebound_rank %d is outside [0, 128]; 0 (the default) chooses it", (int)prank);
+  PetscCheck(half_min >= 0, knn->comm, PETSC_ERR_USER_INPUT, "-knn_symmetric_min_rows %d is negative; the default is %d", (int)half_min, PM_KNN_HALF_MIN_ROWS);
+  knn->half_min_rows = half_min;
   knn->prebound_rank = (int)prank;
   knn->filter32      = filter == 0 ? PETSC_TRUE : PETSC_FALSE;
   knn->tile    = (int)tile;

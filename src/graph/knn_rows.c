@@ -57,6 +57,33 @@ static inline pm_gidx_t gid(const tile_t *t, int r)
   return t->gidx ? t->gidx[r] : t->start + r;
 }
 
+/* Where one side's candidates go: the local rows' lists through buffer B (buffer row brow + i for
+ * tile row i; brow < 0: the row's own, B spanning all local rows), or, for the rows of another
+ * rank's block, its collector R. */
+typedef struct {
+  knn_buf_t  *B;
+  int         brow;
+  knn_cols_t *R;
+} sink_t;
+
+static inline void put(pass_t *p, const sink_t *k, const tile_t *t, int i, double d2, pm_gidx_t g)
+{
+  if (k->R) knn_cols_add(k->R, t->row + i, d2, g);
+  else knn_offer(p->L, k->B, k->brow < 0 ? (int)(t->row + i) : k->brow + i, t->row + i, d2, g);
+}
+
+PetscErrorCode knn_cols_grow(knn_cols_t *R)
+{
+  size_t cap = R->cap ? 2 * R->cap : 4096;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscRealloc(cap * sizeof *R->row, &R->row));
+  PetscCall(PetscRealloc(cap * sizeof *R->d2, &R->d2));
+  PetscCall(PetscRealloc(cap * sizeof *R->g, &R->g));
+  R->cap = cap;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The bounds of the tile's rows now (they only fall while it is searched: tests made with these
  * stay safe). */
 static void tile_bounds(tile_t *t)
@@ -77,8 +104,8 @@ static int single_ok(double tau, double qmax, double bmax, double bmin)
   return tau * (qmax + bmax) <= 1e-3 * bmin;
 }
 
-/* The rows of r against the columns of c, for the rows only: offers through buffer rows brow + i. */
-static void one_side(pass_t *p, const tile_t *r, const tile_t *c, knn_buf_t *B, int brow)
+/* The rows of r against the columns of c, for the rows only: their candidates to sink k. */
+static void one_side(pass_t *p, const tile_t *r, const tile_t *c, const sink_t *k)
 {
   const knn_f32_t *f = p->f;
   int              np, D = p->D;
@@ -94,20 +121,20 @@ static void one_side(pass_t *p, const tile_t *r, const tile_t *c, knn_buf_t *B, 
   p->flops += 2.0 * r->n * c->n * p->A;
   if (!np) return;
   knn_exact_pairs(r->x, c->x, D, p->pr, p->pc, np, p->d2);
-  for (int e = 0; e < np; e++) knn_offer(p->L, B, brow + p->pr[e], r->row + p->pr[e], p->d2[e], gid(c, p->pc[e]));
+  for (int e = 0; e < np; e++) put(p, k, r, p->pr[e], p->d2[e], gid(c, p->pc[e]));
 }
 
-/* The rows of r against the columns of c for both sides: the rows' offers through B (rows brow +
- * i), the columns' through Bc (their local rows). */
-static void both_sides(pass_t *p, const tile_t *r, const tile_t *c, knn_buf_t *B, int brow, knn_buf_t *Bc)
+/* The rows of r against the columns of c for both sides: the rows' candidates to sink kr, the
+ * columns' to kc. */
+static void both_sides(pass_t *p, const tile_t *r, const tile_t *c, const sink_t *kr, const sink_t *kc)
 {
   const knn_f32_t *f = p->f;
   int              np, D = p->D;
   double           taus = f ? knn_f32_tau_sym(f->tau) : 0.0; /* both sides' margin factor */
 
   if (!f || !knn_f32_sym_usable(p->T) || !single_ok(taus, r->qmax, c->fbmax, r->bmin) || !single_ok(taus, r->qmax, c->fbmax, c->bmin)) {
-    one_side(p, r, c, B, brow);
-    one_side(p, c, r, Bc, (int)c->row);
+    one_side(p, r, c, kr);
+    one_side(p, c, r, kc);
     return;
   }
   for (int i = 0; i < r->n; i++) {
@@ -123,8 +150,8 @@ static void both_sides(pass_t *p, const tile_t *r, const tile_t *c, knn_buf_t *B
   knn_exact_pairs(r->x, c->x, D, p->pr, p->pc, np, p->d2);
   for (int e = 0; e < np; e++) {
     int i = p->pr[e], j = p->pc[e];
-    knn_offer(p->L, B, brow + i, r->row + i, p->d2[e], gid(c, j));
-    knn_offer(p->L, Bc, (int)c->row + j, c->row + j, p->d2[e], gid(r, i));
+    put(p, kr, r, i, p->d2[e], gid(c, j));
+    put(p, kc, c, j, p->d2[e], gid(r, i));
   }
 }
 
@@ -154,8 +181,12 @@ static tile_t block_tile(const knn_block_t *b, pm_gidx_t t, int T, const double 
   return c;
 }
 
-PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, knn_buf_t *Bc, PetscBool sym, pm_gidx_t tone, pm_gidx_t tfirst, double *work)
+PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, const knn_sym_t *sm, double *work)
 {
+  knn_buf_t  *Bc     = sm && !sm->R ? sm->Bc : NULL;
+  PetscBool   sym    = sm && !sm->R && sm->on, remote = sm && sm->R ? PETSC_TRUE : PETSC_FALSE;
+  pm_gidx_t   tone   = Bc ? sm->tone : 0, tfirst = Bc ? sm->tfirst : 0;
+  sink_t      kc     = {Bc, -1, remote ? sm->R : NULL};
   int       D = q->dim, T = knn->tile;
   int       nrt = (ni + T - 1) / T, g0 = (int)(i0 / T); /* row tiles of the group; its first tile */
   tile_t    rt[KNN_ROW_GROUP / 8];
@@ -165,6 +196,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   PetscFunctionBeginUser;
   PM_ASSERT(B->rows >= ni && ni <= knn_brute_group(knn) && i0 % T == 0 && nrt <= KNN_ROW_GROUP / 8);
   PM_ASSERT(!Bc || (b->x == q->x && b->n == q->n && Bc->rows >= q->n));
+  PM_ASSERT(!remote || (sm->bqa && sm->bqn && sm->qba && b->x != q->x));
   PM_ASSERT((!sym || (Bc && tfirst == g0)) && (!tfirst || Bc) && tone <= tfirst);
   PetscCall(PetscLogEventBegin(knn->ev_tile, 0, 0, 0, 0));
   p     = (pass_t){D, T, D + 1, knn_tile_tol(D), f, L, work, work + (size_t)T * T, NULL, NULL, NULL, NULL, NULL, 0.0};
@@ -174,7 +206,8 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
   p.tc  = p.tf + T + 32;
   p.qf  = p.tc + T + 32;
   for (int s = 0; s < nrt; s++) {
-    rt[s] = block_tile(q, g0 + s, T, qa, qn, f ? f->qa : NULL, sym ? ba : NULL, sym ? f : NULL, L->bound2);
+    /* as block rows (the column side's passes): the block's own packing, or q's (remote) */
+    rt[s] = block_tile(q, g0 + s, T, qa, qn, f ? f->qa : NULL, sym ? ba : remote ? sm->qba : NULL, sym ? f : remote && f ? sm->fq : NULL, L->bound2);
     PM_ASSERT(rt[s].n == PetscMin(ni - s * T, T));
   }
   /* a column tile is used by every row tile of the group while it is in cache: the block (its
@@ -183,9 +216,13 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     pm_gidx_t tt   = plan ? plan->order[t] : t;
     double    gmax = 0.0, cmax = 0.0;
     tile_t    ct;
-    int       both = sym && tt >= tfirst; /* this tile symmetrically (below tone: one-sided) */
+    int       both = remote || (sym && tt >= tfirst); /* this tile for both sides (own block: below tone one-sided) */
     if (tt >= tone && tt < tfirst) continue; /* the earlier groups searched this pair of tiles for both sides */
-    ct = block_tile(b, tt, T, both ? qa : NULL, both ? qn : NULL, both && f ? f->qa : NULL, ba, f, both ? L->bound2 : NULL);
+    if (remote && (tt < sm->tlo || tt >= sm->thi)) continue; /* the other rank searches these */
+    if (remote)
+      ct = block_tile(b, tt, T, sm->bqa, sm->bqn, f ? sm->bqf : NULL, ba, f, sm->R->bound);
+    else
+      ct = block_tile(b, tt, T, both ? qa : NULL, both ? qn : NULL, both && f ? f->qa : NULL, ba, f, both ? L->bound2 : NULL);
     for (int s = 0; s < nrt; s++) {
       tile_bounds(&rt[s]);
       gmax = rt[s].bmax > gmax ? rt[s].bmax : gmax;
@@ -204,8 +241,9 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
     /* the candidates are measured on these input rows: have them in cache by then */
     for (size_t off = 0; off < (size_t)ct.n * D * sizeof(double); off += 64) __builtin_prefetch((const char *)ct.x + off);
     for (int s = 0; s < nrt; s++) {
-      int two = both && g0 + s < tt; /* both sides; the diagonal tile is its own transpose */
-      if (both && g0 + s > tt) continue; /* searched as the pair (tt, g0 + s) */
+      int    two = remote || (both && g0 + s < tt); /* both sides; the own diagonal tile is its own transpose */
+      sink_t kr  = {B, s * T, NULL};
+      if (!remote && both && g0 + s > tt) continue; /* searched as the pair (tt, g0 + s) */
       if (plan && plan->qbox) { /* the same test for one row tile: a group may straddle clusters */
         double lb2 = knn_box_gap2(plan->qbox + 2 * (g0 + s) * D, plan->tbox + 2 * tt * D, D);
         if (lb2 * (1.0 - KNN_GAP_MARGIN(D)) > PetscMax(rt[s].bmax, two ? cmax : 0.0)) {
@@ -214,9 +252,9 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
         }
       }
       if (two)
-        both_sides(&p, &rt[s], &ct, B, s * T, Bc);
+        both_sides(&p, &rt[s], &ct, &kr, &kc);
       else
-        one_side(&p, &rt[s], &ct, B, s * T);
+        one_side(&p, &rt[s], &ct, &kr);
     }
   }
   /* the rows are complete: the earlier groups' candidates for them (Bc) join the last merge (merging
@@ -226,6 +264,7 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       knn_flush_two(L, B, ii, Bc, (int)(i0 + ii), i0 + ii);
     else
       knn_flush(L, B, ii, i0 + ii);
+  if (remote) PetscCall(sm->R->err);
   PetscCall(PetscLogFlops(p.flops));
   PetscCall(PetscLogEventEnd(knn->ev_tile, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -24,8 +24,16 @@ for set in uniform clusters; do
   run double 3 -knn_filter double
   run avx2 1 -knn_simd avx2
   run short 3 -knn_prebound_rank 14
-  for v in sym1 sym3 double avx2 short; do
+  # pairs of blocks once (the half ring; here forced for small blocks): P = 3 (odd), 2 and 4 (the
+  # split step), with the double filter, AVX2 and rows searched again
+  run half2 2 -knn_symmetric_min_rows 0
+  run half3 3 -knn_symmetric_min_rows 0
+  run half4 4 -knn_symmetric_min_rows 0
+  run halfdouble 2 -knn_symmetric_min_rows 0 -knn_filter double
+  run halfavx2 3 -knn_symmetric_min_rows 0 -knn_simd avx2
+  run halfshort 4 -knn_symmetric_min_rows 0 -knn_prebound_rank 14
+  for v in sym1 sym3 double avx2 short half2 half3 half4 halfdouble halfavx2 halfshort; do
     /usr/bin/python3 tests/tools/h5same.py "$tmp/$set.ref.h5" "$tmp/$set.$v.h5" --skip ^run/
   done
-  echo "ok: $set: the symmetric search gives the one-sided graph (float, double, AVX2, re-search; 1 and 3 ranks)"
+  echo "ok: $set: the symmetric search and the half ring give the one-sided graph (float, double, AVX2, re-search; 1-4 ranks)"
 done
