@@ -189,7 +189,7 @@ typedef struct {
   double        *d2;
   pm_gidx_t     *g;
   size_t         n, cap;
-  PetscErrorCode err; /* a failed growth, checked after each group */
+  PetscErrorCode err; /* a failed growth (no more are added), agreed on by all ranks after the step */
 } knn_cols_t;
 PetscErrorCode knn_cols_grow(knn_cols_t *R);
 static inline void knn_cols_add(knn_cols_t *R, pm_gidx_t j, double d2, pm_gidx_t g)

@@ -334,7 +334,8 @@ static PetscErrorCode exchange_cols(ring_ctx_t *c, knn_cols_t *R, int src, int f
   int64_t    ns = (int64_t)R->n, nr = 0;
   int32_t   *row;
   double    *d2;
-  pm_gidx_t *g, *cnt, *ord;
+  pm_gidx_t *g, *cnt;
+  int32_t   *ord; /* the received entries in row order (nr < 2^31, checked) */
   pm_gidx_t  n = c->mine->n;
 
   PetscFunctionBeginUser;
@@ -353,7 +354,7 @@ static PetscErrorCode exchange_cols(ring_ctx_t *c, knn_cols_t *R, int src, int f
     cnt[row[e] + 1]++;
   }
   for (pm_gidx_t i = 0; i < n; i++) cnt[i + 1] += cnt[i];
-  for (int64_t e = 0; e < nr; e++) ord[cnt[row[e]]++] = e; /* cnt[i]: now the end of row i */
+  for (int64_t e = 0; e < nr; e++) ord[cnt[row[e]]++] = (int32_t)e; /* cnt[i]: now the end of row i */
   for (pm_gidx_t i = 0, e = 0; i < n; i++) {
     for (; e < cnt[i]; e++) knn_offer(c->h, &c->buf, 0, i, d2[ord[e]], g[ord[e]]);
     knn_flush(c->h, &c->buf, 0, i);
@@ -444,7 +445,10 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
         PetscCallMPI(MPI_Waitall(nbreq, breq, MPI_STATUSES_IGNORE));
       }
     }
-    if (s > 0 && half) PetscCall(exchange_cols(c, &R, src, (rank - s + size) % size));
+    if (s > 0 && half) { /* a failed growth of R stops every rank, not only the one (no hang in the exchange) */
+      PetscCall(pm_agree(c->knn->comm, R.err ? PETSC_FALSE : PETSC_TRUE, "kNN half ring: out of memory for the candidates of another rank's rows; use more ranks, or -knn_symmetric 0"));
+      PetscCall(exchange_cols(c, &R, src, (rank - s + size) % size));
+    }
     cur  = buf[s % 2];
     curg = gbuf[s % 2];
     curb = bnd[s % 2];

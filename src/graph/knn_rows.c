@@ -264,7 +264,6 @@ PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double 
       knn_flush_two(L, B, ii, Bc, (int)(i0 + ii), i0 + ii);
     else
       knn_flush(L, B, ii, i0 + ii);
-  if (remote) PetscCall(sm->R->err);
   PetscCall(PetscLogFlops(p.flops));
   PetscCall(PetscLogEventEnd(knn->ev_tile, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
