@@ -340,7 +340,7 @@ static PetscErrorCode exchange_cols(ring_ctx_t *c, knn_cols_t *R, int src, int f
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Sendrecv(&ns, 1, MPI_INT64_T, src, 3, &nr, 1, MPI_INT64_T, from, 3, comm, MPI_STATUS_IGNORE));
-  PetscCheck(ns <= INT32_MAX && nr <= INT32_MAX, comm, PETSC_ERR_SUP, "kNN half ring: more than 2^31 candidates for one block; use more ranks or -knn_symmetric 0");
+  PetscCall(pm_agree(comm, ns <= INT32_MAX && nr <= INT32_MAX ? PETSC_TRUE : PETSC_FALSE, "kNN half ring: more than 2^31 candidates for one block's rows; use more ranks, or -knn_symmetric 0"));
   PetscCall(PetscMalloc3(nr + 1, &row, nr + 1, &d2, nr + 1, &g));
   PetscCallMPI(MPI_Sendrecv(R->row, (int)ns, MPI_INT32_T, src, 4, row, (int)nr, MPI_INT32_T, from, 4, comm, MPI_STATUS_IGNORE));
   PetscCallMPI(MPI_Sendrecv(R->d2, (int)ns, MPI_DOUBLE, src, 5, d2, (int)nr, MPI_DOUBLE, from, 5, comm, MPI_STATUS_IGNORE));
