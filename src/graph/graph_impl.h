@@ -136,13 +136,17 @@ double knn_f32_scale(double maxabs);
 /* Float copy of packed tiles p (n rows): the D coordinate rows times s, the augmented row times
  * s_last; bmax (or NULL): each tile's largest |y - mu|^2 (block tiles). */
 void knn_f32_pack(const double *p, pm_gidx_t n, int D, int T, double s, double s_last, float *out, double *bmax);
-/* A row's float threshold (knn_tile32.c's margin), rounded up to float without a branch: the
- * nearest float to x = t + |t| 2^-22 + 2^-149 is at least t (its rounding error is below |x| 2^-24
- * for normal floats and 2^-150 below them, and beyond the float range it is +inf). */
+/* t rounded up to float without a branch: the nearest float to x = t + |t| 2^-22 + 2^-149 is at
+ * least t (its rounding error is below |x| 2^-24 for normal floats and 2^-150 below them, and
+ * beyond the float range it is +inf). */
+static inline float knn_f32_up(double t)
+{
+  return (float)(t + fabs(t) * 0x1.0p-22 + 0x1.0p-149);
+}
+/* A row's float threshold (knn_tile32.c's margin), rounded up. */
 static inline float knn_f32_threshold(double bound2, double qn, double bmax, double s2, double tau, int D)
 {
-  double t = s2 * (bound2 - qn) + tau * s2 * (qn + bmax) + (2.0 * D + 8.0) * 0x1.0p-126;
-  return (float)(t + fabs(t) * 0x1.0p-22 + 0x1.0p-149);
+  return knn_f32_up(s2 * (bound2 - qn) + tau * s2 * (qn + bmax) + (2.0 * D + 8.0) * 0x1.0p-126);
 }
 /* As the double fused kernel: the pairs (row, column) of the ns x nj tile with product <= t[row]
  * (T a multiple of 32, t padded to a multiple of 32; 16 entries of slack in pr, pc). */
@@ -162,8 +166,7 @@ static inline double knn_f32_tau_sym(double tau)
  * against a tile of the other side whose largest |y - mu|^2 is qmax. */
 static inline float knn_f32_threshold_sym(double bound2, double qn, double qmax, double s2, double tau_sym, int D)
 {
-  double t = s2 * bound2 + tau_sym * s2 * (qn + qmax) + (2.0 * D + 12.0) * 0x1.0p-126;
-  return (float)(t + fabs(t) * 0x1.0p-22 + 0x1.0p-149);
+  return knn_f32_up(s2 * bound2 + tau_sym * s2 * (qn + qmax) + (2.0 * D + 12.0) * 0x1.0p-126);
 }
 /* Whether the float filter runs for tiles of T (AVX-512: T a multiple of 32; AVX2 + FMA: of 16). */
 int knn_f32_usable(int T);
@@ -176,10 +179,6 @@ void                 knn_lut8_init(void);
 int knn_tile_filter(const double *qa, const double *ba, int T, int A, int ns, int nj, double *t, double *C, int *pr, int *pc);
 /* out[p] = knn_dist2(qx + qr[p] D, bx + bc[p] D), bit for bit. */
 void knn_exact_pairs(const double *qx, const double *bx, int D, const int *qr, const int *bc, int np, double *out);
-/* knn_rows.c: local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of
- * block b, its column tiles as planned (NULL: all, in order); flushes their buffers at the end.
- * Global index of block row j: b->gidx[j], or b->start + j. sm (NULL: one-sided): the symmetric
- * search (knn_sym_t; own block: called for the groups in order). */
 /* The candidates of another rank's block rows found here (knn_rows.c), for their owner: row j of
  * the block (its owner's local row), squared distance, partner's global index; only those within
  * the bound the owner sent with the block. */
@@ -216,6 +215,10 @@ typedef struct {
   const knn_f32_t *fq;
   pm_gidx_t        tlo, thi;
 } knn_sym_t;
+/* knn_rows.c: local rows [i0, i0 + ni) (ni <= group, i0 a multiple of the tile) against all of
+ * block b, its column tiles as planned (NULL: all, in order); flushes their buffers at the end.
+ * Global index of block row j: b->gidx[j], or b->start + j. sm (NULL: one-sided): the symmetric
+ * search (knn_sym_t; own block: called for the groups in order). */
 PetscErrorCode knn_brute_rows(pm_knn_t *knn, const knn_block_t *q, const double *qa, const double *qn, pm_gidx_t i0, int ni, const knn_block_t *b, const double *ba, const knn_f32_t *f, knn_plan_t *plan, knn_lists_t *L, knn_buf_t *B, const knn_sym_t *sm, double *work);
 /* Work doubles knn_brute_rows needs. */
 size_t knn_brute_work_size(const pm_knn_t *knn);

@@ -304,23 +304,24 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The half ring's packings: the own rows as block rows (the column side's passes) and room for
- * a block's rows as queries. */
+/* The half ring's packings, made after step 0: the own rows as block rows (for the column side's
+ * passes) are what search_block just packed for the own block, so those buffers are kept as they
+ * are and the later steps' blocks get new ones; and room for a block's rows as queries. */
 static PetscErrorCode half_setup(ring_ctx_t *c, pm_gidx_t nmax)
 {
-  const knn_block_t *q = c->mine;
-  int                D = q->dim, T = c->knn->tile;
+  int D = c->mine->dim, T = c->knn->tile;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(knn_brute_pack_size(q->n, D, T), &c->qb));
+  c->qb    = c->ba;
+  c->qbf   = c->bf;
+  c->qtmax = c->tmax;
+  PetscCall(PetscMalloc1(knn_brute_pack_size(nmax, D, T), &c->ba));
   PetscCall(PetscMalloc1(knn_brute_pack_size(nmax, D, T), &c->bqa));
   PetscCall(PetscMalloc1(nmax + 1, &c->bqn));
-  knn_brute_augment(q, c->mu, T, c->qb);
-  if (c->bf) {
-    PetscCall(PetscMalloc1(knn_f32_pack_size(q->n, D, T), &c->qbf));
-    PetscCall(PetscMalloc1((q->n + T - 1) / T + 1, &c->qtmax));
+  if (c->qbf) {
+    PetscCall(PetscMalloc1(knn_f32_pack_size(nmax, D, T), &c->bf));
+    PetscCall(PetscMalloc1((nmax + T - 1) / T + 1, &c->tmax));
     PetscCall(PetscMalloc1(knn_f32_pack_size(nmax, D, T), &c->bqf));
-    knn_f32_pack(c->qb, q->n, D, T, c->s, c->s * c->s, c->qbf, c->qtmax);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -438,6 +439,7 @@ static PetscErrorCode block_ring(ring_ctx_t *c, int rank, int size, const pm_gid
       half = all ? PETSC_TRUE : PETSC_FALSE;
       if (half) { /* the own rows' bounds now, for the column side of the others */
         steps = size / 2 + 1;
+        PetscCall(half_setup(c, nmax));
         PetscCall(PetscMalloc3(c->mine->n + 1, &mybnd, nmax + 1, &bnd[0], nmax + 1, &bnd[1]));
         PetscCall(PetscArraycpy(mybnd, c->h->bound2, c->mine->n));
         PetscCallMPI(MPI_Irecv(bnd[0], (int)(starts[right + 1] - starts[right]), MPI_DOUBLE, right, 2, c->knn->comm, &breq[nbreq++]));
@@ -556,7 +558,6 @@ PetscErrorCode knn_ring_search(pm_knn_t *knn, const knn_block_t *mine, pm_knn_me
        where it lost: uniform 20k, 2 ranks 0.141 -> 0.151 s; at 50k rows it won: 100k 1.85 -> 1.65
        s); nmax is the same on every rank, so all agree */
     half = knn->symmetric && size > 1 && nmax >= knn->half_min_rows ? PETSC_TRUE : PETSC_FALSE;
-    if (size > 1 && half) PetscCall(half_setup(&c, nmax));
     PetscCall(block_ring(&c, rank, size, starts, nmax, knn->symmetric, half));
     PetscCall(PetscInfo(NULL, "kNN ring (brute force): %" PRId64 " of %" PRId64 " tile visits skipped on this rank, and %" PRId64 " row tiles' visits of the others; provisional bounds from sample rank %d\n", c.tskip, c.ttot, c.tpairs, knn_prebound_rank(knn, n_global, h->k)));
     PetscCall(research_short_rows(&c, rank, size, starts, nmax));
