@@ -295,6 +295,9 @@ typedef struct {
   double    *x;      /* n x dim */
   pm_gidx_t *gidx;   /* their global indices, increasing */
   pm_gidx_t *seg;    /* P + 1: cell rows [seg[q], seg[q + 1]) belong to rank q's input block */
+  int       *dest;   /* the cell (rank) of each of this rank's input rows */
+  double     share;  /* the fraction of all rows the cuts meant for this cell (1 / P unless the
+                        probe's costs moved a cut) */
   int        cut_dir; /* direction of the first cut: input coordinate d < dim, or principal axis
                          dim + j of the sample; -1 for a single cell */
 } knn_cell_t;
@@ -305,6 +308,9 @@ typedef struct {
   pm_gidx_t m;
   double   *x;      /* m x dim on rank 0 (and, for the probe, on every rank) */
   double    radius; /* rank 0, once probed (knn_sample_probe): the estimated k-th neighbour distance; < 0 before */
+  pm_gidx_t nq;     /* rank 0, once probed: the probe's queries, */
+  pm_gidx_t *qrow;  /* their rows in x */
+  int64_t  *qcost;  /* and the distances each computed (the cost of a query there) */
 } knn_sample_t;
 /* Collective; m = min(N, want); on every rank when all, else on rank 0. */
 PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, PetscBool all, knn_sample_t *s);
@@ -319,7 +325,8 @@ PetscErrorCode knn_sample_free(knn_sample_t *s);
 PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double stop_f, double *f);
 /* s: a sample already fetched (used when it has the size the cuts need), or NULL; k: neighbours. */
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell);
-/* Frees *ind and *dist (PetscMalloc2'ed together) once they are sent. */
+/* Puts the finished cell rows in their owners' rows ind_out/dist_out (of mine); frees *ind and
+ * *dist (PetscMalloc2'ed together) once they are sent. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 

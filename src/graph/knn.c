@@ -179,7 +179,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
   knn_lists_t     h;
   pm_knn_method_t method;
   knn_block_t     mine   = {X->row_start, X->n_local, X->dim, X->x, NULL};
-  knn_sample_t    sample = {0, NULL, -1.0};
+  knn_sample_t    sample = {0, NULL, -1.0, 0, NULL, NULL};
   int             size;
 
   PetscFunctionBeginUser;
@@ -198,9 +198,10 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
   g->method    = method;
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
   PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
-  if (method == PM_KNN_TREE && size > 1)
+  if (method == PM_KNN_TREE && size > 1) {
+    advise_lists(g->ind, g->dist, X->n_local, g->ncol); /* written in finish and return: see advise_lists */
     PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
-  else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
+  } else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
     knn_block_t kd = mine;
     pm_gidx_t  *gp;
     /* the rows are reordered in place and restored after the ring: no second copy of the block */

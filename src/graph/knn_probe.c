@@ -45,9 +45,7 @@ PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  s->m      = PetscMin(N, want);
-  s->x      = NULL;
-  s->radius = -1.0;
+  *s        = (knn_sample_t){PetscMin(N, want), NULL, -1.0, 0, NULL, NULL};
   PetscCheck(s->m <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN sample of %" PRId64 " rows exceeds the MPI count limit", s->m);
   r0    = first_sample(mine->start, s->m, N);
   r1    = first_sample(mine->start + mine->n, s->m, N);
@@ -76,8 +74,8 @@ PetscErrorCode knn_sample_free(knn_sample_t *s)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree(s->x));
-  s->m      = 0;
-  s->radius = -1.0;
+  PetscCall(PetscFree2(s->qrow, s->qcost));
+  *s = (knn_sample_t){0, NULL, -1.0, 0, NULL, NULL};
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -96,6 +94,7 @@ static PetscErrorCode probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_
   pm_gidx_t   m = PetscMin(s->m, mcap), nq = PetscMin(m, qcap), nmine, rounds, kp, *ind, *order;
   int         kk, rank, size;
   double     *xs, *xq, *dist;
+  int64_t    *qev;
   knn_block_t b, q;
   knn_tree_t *t = NULL;
   knn_lists_t h;
@@ -119,7 +118,7 @@ static PetscErrorCode probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_
   if (nmine) PetscCall(knn_tree_create(&b, leaf, &t)); /* the same tree on every rank that queries */
   rounds = ((nq + size - 1) / size + PROBE_CHUNK - 1) / PROBE_CHUNK; /* the same on every rank */
   PetscCall(PetscMalloc3(nmine * (kk + 1) + 1, &ind, nmine * (kk + 1) + 1, &dist, nmine * D + 1, &xq));
-  PetscCall(PetscMalloc1(nmine + 1, &order));
+  PetscCall(PetscMalloc2(nmine + 1, &order, nmine + 1, &qev));
   /* lists are indexed by query, so query through a block whose row r is this rank's r-th query */
   for (pm_gidx_t r = 0; r < nmine; r++) PetscCall(PetscArraycpy(xq + r * D, xs + (rank + r * size) * (m / nq) * D, D));
   q = (knn_block_t){0, nmine, D, xq, NULL};
@@ -128,7 +127,11 @@ static PetscErrorCode probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_
   for (pm_gidx_t r = 0; r < nmine; r++) order[r] = r;
   for (pm_gidx_t rd = 0; rd < rounds; rd++) { /* f only grows: stop once it reaches stop_f */
     pm_gidx_t r0 = rd * PROBE_CHUNK;
-    if (r0 < nmine) PetscCall(knn_tree_query(t, &q, order + r0, PetscMin((pm_gidx_t)PROBE_CHUNK, nmine - r0), &h, &buf, &ev));
+    for (pm_gidx_t r = r0; r < PetscMin(r0 + PROBE_CHUNK, nmine); r++) { /* one at a time (as the one-row buffer has it anyway): each query's cost */
+      int64_t e0 = ev;
+      PetscCall(knn_tree_query(t, &q, order + r, 1, &h, &buf, &ev));
+      qev[r] = ev - e0;
+    }
     PetscCallMPI(MPI_Allreduce(&ev, &evall, 1, MPI_INT64_T, MPI_SUM, comm));
     *f = (double)evall / ((double)nq * (double)m);
     if (*f >= stop_f) break;
@@ -136,26 +139,37 @@ static PetscErrorCode probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_
   if (radius && *f < stop_f) { /* ran to the end (else f is only a lower bound, and there is no radius) */
     double    *mine, *all = NULL;
     pm_gidx_t *perm = NULL;
+    int64_t   *cost = NULL;
     int       *cnt = NULL, *dsp = NULL, n = (int)nmine;
     PetscCall(knn_lists_finish(&h)); /* row r: column 1 the query itself (distance 0), then the others in order */
     kp = PetscMin(PetscMax((pm_gidx_t)1, ((pm_gidx_t)k * m + N - 1) / N), (pm_gidx_t)kk - 1);
     PetscCall(PetscMalloc1(nmine + 1, &mine));
     for (pm_gidx_t r = 0; r < nmine; r++) mine[r] = kp >= 1 ? dist[r * (kk + 1) + 1 + kp] : 0.0;
-    if (rank == 0) PetscCall(PetscMalloc4(nq, &all, nq, &perm, size, &cnt, size, &dsp));
+    if (rank == 0) PetscCall(PetscMalloc5(nq, &all, nq, &perm, size, &cnt, size, &dsp, nq, &cost));
     PetscCallMPI(MPI_Gather(&n, 1, MPI_INT, cnt, 1, MPI_INT, 0, comm));
     if (rank == 0)
       for (int p = 0, off = 0; p < size; off += cnt[p++]) dsp[p] = off;
     PetscCallMPI(MPI_Gatherv(mine, n, MPI_DOUBLE, all, cnt, dsp, MPI_DOUBLE, 0, comm));
+    PetscCallMPI(MPI_Gatherv(qev, n, MPI_INT64_T, cost, cnt, dsp, MPI_INT64_T, 0, comm));
     if (rank == 0) { /* the median of all queries' k'-th distances: the same values for any rank count */
       s->radius = median(all, nq, 1, perm);
-      PetscCall(PetscFree4(all, perm, cnt, dsp));
+      PetscCall(PetscFree2(s->qrow, s->qcost));
+      PetscCall(PetscMalloc2(nq, &s->qrow, nq, &s->qcost));
+      s->nq = nq;
+      for (int p = 0; p < size; p++) /* rank p's r-th query is query p + r size: sample row (p + r size) (m / nq) of xs */
+        for (int r = 0; r < cnt[p]; r++) {
+          pm_gidx_t j = p + (pm_gidx_t)r * size, x = j * (m / nq);
+          s->qrow[j]  = m < s->m ? x * s->m / m : x;
+          s->qcost[j] = cost[dsp[p] + r];
+        }
+      PetscCall(PetscFree5(all, perm, cnt, dsp, cost));
     }
     PetscCall(PetscFree(mine));
   }
   PetscCall(knn_buf_destroy(&buf));
   PetscCall(knn_lists_free(&h));
   PetscCall(PetscFree3(ind, dist, xq));
-  PetscCall(PetscFree(order));
+  PetscCall(PetscFree2(order, qev));
   if (xs != s->x) PetscCall(PetscFree(xs));
   PetscCall(knn_tree_destroy(&t));
   PetscFunctionReturn(PETSC_SUCCESS);

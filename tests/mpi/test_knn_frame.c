@@ -206,11 +206,16 @@ static PetscErrorCode cell_cuts(MPI_Comm comm, const set_t *s)
     PetscCall(knn_cell_create(knn, &b, s->n, K, NULL, &cell));
   }
   PM_TEST(cell.cut_dir >= s->dim, "%s: the first cut is along input coordinate %d, not a principal axis", s->name, cell.cut_dir);
-  { /* the cuts sit at exact quantiles of all rows: the cells hold N / P rows each */
-    pm_gidx_t nmin, nmax;
-    PetscCallMPI(MPI_Allreduce(&cell.n, &nmin, 1, MPI_INT64_T, MPI_MIN, comm));
-    PetscCallMPI(MPI_Allreduce(&cell.n, &nmax, 1, MPI_INT64_T, MPI_MAX, comm));
-    PM_TEST(nmin >= s->n / size && nmax <= (s->n + size - 1) / size, "%s: cells of %" PRId64 " to %" PRId64 " rows, not %" PRId64 " / %d", s->name, nmin, nmax, s->n, size);
+  { /* the cuts sit at exact quantiles of all rows: each cell holds the share of the rows the cuts
+       meant for it (N / P, or moved by the probe's costs), up to one row per level of cuts */
+    pm_gidx_t nsum;
+    double    ssum, dev = PetscAbsReal((double)cell.n - cell.share * (double)s->n), devmax;
+    PetscCallMPI(MPI_Allreduce(&cell.n, &nsum, 1, MPI_INT64_T, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(&cell.share, &ssum, 1, MPI_DOUBLE, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(&dev, &devmax, 1, MPI_DOUBLE, MPI_MAX, comm));
+    PM_TEST(nsum == s->n && PetscAbsReal(ssum - 1.0) < 1e-12, "%s: the cells hold %" PRId64 " of %" PRId64 " rows, their shares add up to %g", s->name, nsum, s->n, ssum);
+    PM_TEST(devmax <= 2.0 + size / 2, "%s: a cell is %g rows off the share of the rows the cuts meant for it", s->name, devmax);
+    PM_TEST(cell.share >= 0.5 / size && cell.share <= 1.5 / size, "%s: a cell meant for a share %g of the rows, not about 1 / %d", s->name, cell.share, size);
   }
   if (s->ri) { /* with the oracle: the points whose neighbours lie in other cells */
     PetscCall(PetscCalloc2(s->n, &part, s->n, &mine));
