@@ -58,7 +58,7 @@ typedef struct {
   const int64_t *qcost;    /* per probe query: the distances it computed */
   double       *qv, *qc;   /* scratch: a node's queries' values and costs */
   int          *cand;      /* scratch: candidate directions */
-  double       *wid;       /* scratch: D widths */
+  double       *wid, *wlo; /* scratch: D widths, D lows */
 } cut_data_t;
 
 static double sample_value(const cut_tree_t *T, const cut_data_t *S, pm_gidx_t r, int c)
@@ -115,14 +115,17 @@ static int cut_direction(const cut_tree_t *T, cut_data_t *S, const pm_gidx_t *id
   pm_gidx_t bs = -1;
 
   for (int d = 0; d < D; d++) {
-    double a = PETSC_INFINITY, b = -PETSC_INFINITY;
-    for (pm_gidx_t r = lo; r < hi; r++) {
-      double v = S->x[idx[r] * D + d];
-      a        = v < a ? v : a;
-      b        = v > b ? v : b;
-    }
-    S->wid[d] = b - a;
+    S->wlo[d] = PETSC_INFINITY;
+    S->wid[d] = -PETSC_INFINITY;
   }
+  for (pm_gidx_t r = lo; r < hi; r++) { /* row by row: each sample row is read once */
+    const double *y = S->x + idx[r] * D;
+    for (int d = 0; d < D; d++) {
+      S->wlo[d] = y[d] < S->wlo[d] ? y[d] : S->wlo[d];
+      S->wid[d] = y[d] > S->wid[d] ? y[d] : S->wid[d];
+    }
+  }
+  for (int d = 0; d < D; d++) S->wid[d] -= S->wlo[d];
   for (int j = 0; j < na; j++) { /* the na widest, widest first (the lowest index among equals) */
     int w = -1;
     for (int d = 0; d < D; d++) {
@@ -348,7 +351,7 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
   for (int i = 0; i < 2 * size; i++) T->share[i] = -1.0;
   PetscCall(PetscMalloc1(T->npc * D + 1, &T->pc));
   if (rank == 0) {
-    cut_data_t S = {s->x, NULL, -1.0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    cut_data_t S = {s->x, NULL, -1.0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     pm_gidx_t *perm;
     double    *y, fr;
     int       *qof = NULL;
@@ -368,10 +371,10 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
     PetscCall(PetscMalloc1(m * T->npc + 1, &y));
     if (T->npc) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, T->npc, D, 1.0, s->x, D, T->pc, D, 0.0, y, T->npc);
     S.y = y;
-    PetscCall(PetscMalloc4(m, &perm, CUT_SCORE, &S.v, CUT_AXES + CUT_PCS, &S.cand, D, &S.wid));
+    PetscCall(PetscMalloc5(m, &perm, CUT_SCORE, &S.v, CUT_AXES + CUT_PCS, &S.cand, D, &S.wid, D, &S.wlo));
     for (pm_gidx_t r = 0; r < m; r++) perm[r] = r; /* the sample permutation */
     (void)cut(T, &S, perm, 0, m, 0, size);
-    PetscCall(PetscFree4(perm, S.v, S.cand, S.wid));
+    PetscCall(PetscFree5(perm, S.v, S.cand, S.wid, S.wlo));
     if (qof) PetscCall(PetscFree3(qof, S.qv, S.qc));
     PetscCall(PetscFree(y));
   }
