@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(pm_memory_init()); /* as bin/phasemap */
   comm = PETSC_COMM_WORLD;
   openblas_set_num_threads(1);
   PetscCallMPI(MPI_Comm_size(comm, &size));
