@@ -238,6 +238,16 @@ static PetscErrorCode run_stages(MPI_Comm comm, const config_t *c, stages_t *s, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The checks before anything is opened: no option left unused, an input with a known format. */
+static PetscErrorCode check_run(MPI_Comm comm, const config_t *c)
+{
+  PetscFunctionBeginUser;
+  PetscCall(pm_options_check_unused(comm));
+  PetscCheck(c->input[0], comm, PETSC_ERR_USER_INPUT, "no input file given; add -input FILE (see phasemap -help)");
+  PetscCheck(c->format != PM_FMT_AUTO, comm, PETSC_ERR_USER_INPUT, "%s: cannot tell the format from the file name; add -input_format h5|npy|text|lammps|extxyz", c->input);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode run(MPI_Comm comm)
 {
   config_t       c;
@@ -254,9 +264,11 @@ static PetscErrorCode run(MPI_Comm comm)
     PetscCall(stages_destroy(&s));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  PetscCall(pm_options_check_unused(comm));
-  PetscCheck(c.input[0], comm, PETSC_ERR_USER_INPUT, "no input file given; add -input FILE (see phasemap -help)");
-  PetscCheck(c.format != PM_FMT_AUTO, comm, PETSC_ERR_USER_INPUT, "%s: cannot tell the format from the file name; add -input_format h5|npy|text|lammps|extxyz", c.input);
+  err = check_run(comm, &c);
+  if (err) { /* nothing was opened: only the stages to free */
+    PetscCall(stages_destroy(&s));
+    return err;
+  }
   PetscCall(pm_output_open(comm, c.output, c.force, &out));
   PetscCall(pm_output_set_compression(out, c.compress));
   err = run_stages(comm, &c, &s, out);
@@ -276,6 +288,7 @@ int main(int argc, char **argv)
   PetscErrorCode err;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
+  PetscCall(pm_memory_init());
   PetscCall(PetscPushErrorHandler(pm_error_handler, NULL));
   err = run(PETSC_COMM_WORLD);
   PetscCall(PetscPopErrorHandler());
