@@ -3,6 +3,7 @@
 #include <phasemap/core.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void pm_assert_fail(const char *cond, const char *file, int line)
 {
@@ -45,9 +46,17 @@ PetscErrorCode pm_error_handler(MPI_Comm comm, int line, const char *fun, const 
   MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
   PetscOptionsGetBool(NULL, NULL, "-traceback", &trace, NULL);
   if (p == PETSC_ERROR_INITIAL) {
-    /* A local (PETSC_COMM_SELF) error is printed by the rank that raised it; a collective one once. */
-    int self = 0;
+    /* A local (PETSC_COMM_SELF) error is printed by the rank that raised it; a collective one once.
+       PETSc's options parsing raises its errors (a bad value of an enumerated or numeric option)
+       on PETSC_COMM_SELF, but every rank holds the same options and raises the same error: those
+       are printed once, by rank 0. */
+    int       self = 0;
+    PetscBool opts = fun && !strncmp(fun, "PetscOptions", 12) ? PETSC_TRUE : PETSC_FALSE;
     if (comm != MPI_COMM_NULL) MPI_Comm_compare(comm, PETSC_COMM_SELF, &self);
+    if (self == MPI_IDENT && opts) {
+      self = 0;
+      rank = wrank;
+    }
     if (rank == 0) {
       const char *m = (mess && mess[0]) ? mess : NULL;
       if (!m) PetscErrorMessage(n, &m, NULL);

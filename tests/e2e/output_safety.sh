@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Output file rules: an existing output is not overwritten without -force; a failed run leaves no
 # output and no .partial; a completed file carries the root attributes and 'complete' = 1;
-# an unknown option names the closest valid one; -help lists the stage options.
+# an unknown option names the closest valid one, a bad enumerated value is reported once; -help
+# lists the stage options.
 set -uo pipefail
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -43,4 +44,9 @@ for o in $(grep -oE "^  -[a-z_0-9]+" "$tmp/help" | sed 's/^  //' | grep -vE "_ks
 done
 run -input $IN -output "$tmp/e.h5" -stages knn -knn_symetric 0 -quiet && fail "misspelled -knn_symmetric accepted"
 grep -q "did you mean -knn_symmetric" "$tmp/log" || { cat "$tmp/log"; fail "no suggestion for -knn_symetric"; }
+# a bad value of an enumerated option (PETSc raises it on every rank alike): one message, no output
+run -input $IN -output "$tmp/f.h5" -stages knn -knn_method fast -quiet && fail "bad -knn_method value accepted"
+grep -q "Unknown option fast for -knn_method" "$tmp/log" || { cat "$tmp/log"; fail "no message for -knn_method fast"; }
+[ "$(grep -c 'phasemap: error' "$tmp/log")" = 1 ] || { cat "$tmp/log"; fail "bad -knn_method value: error printed more than once"; }
+[ ! -e "$tmp/f.h5" ] && [ ! -e "$tmp/f.h5.partial" ] || fail "failed run left a file (-knn_method fast)"
 echo "output_safety: all checks passed"
