@@ -16,7 +16,8 @@
  * saves the large probe's tree (10-15 ms at 20k) where brute force is clear.
  * The counts are summed over the ranks after every round of queries, so every rank reaches the
  * same verdict, and the same one for any rank count. The same queries estimate the k-th neighbour
- * distance for the cell cuts (knn_part.c). */
+ * distance for the cell cuts (knn_part.c), and their counts of distances the work of the rows
+ * around them (the cuts' balance, cut_share). */
 #include "graph/graph_impl.h"
 
 #define PROBE_M         16384
