@@ -1,6 +1,8 @@
-/* Core utilities on 1..3 ranks: block ranges, bulk row fetch, reproducible sums. */
+/* Core utilities on 1..3 ranks: the allocator of pm_memory_init, block ranges, bulk row fetch,
+ * reproducible sums. */
 #include <phasemap/core.h>
 #include "pm_test.h"
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -10,7 +12,26 @@ int main(int argc, char **argv)
 
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(pm_memory_init()); /* as bin/phasemap: the arrays below go through its allocator */
   comm = PETSC_COMM_WORLD;
+  { /* the allocator of pm_memory_init: large and small arrays, cleared, grown and shrunk (PETSc's
+       own arrays from before it are freed through it at PetscFinalize) */
+    double *a, *z;
+    char   *c;
+    PetscCall(PetscMalloc1((size_t)3 << 20, &a)); /* 24 MiB: hinted */
+    PetscCall(PetscCalloc1((size_t)1 << 19, &z)); /* 4 MiB, cleared */
+    PetscCall(PetscMalloc1(100, &c));
+    for (size_t i = 0; i < ((size_t)3 << 20); i++) a[i] = (double)i;
+    for (size_t i = 0; i < ((size_t)1 << 19); i++) PM_TEST(z[i] == 0.0, "PetscCalloc1 of 4 MiB: entry %zu is %g", i, z[i]);
+    PetscCall(PetscRealloc(sizeof(double) * ((size_t)5 << 20), &a));
+    PM_TEST(a[0] == 0.0 && a[((size_t)3 << 20) - 1] == (double)(((size_t)3 << 20) - 1), "PetscRealloc kept the entries");
+    PetscCall(PetscRealloc(sizeof(double) * 10, &a));
+    PM_TEST(a[9] == 9.0, "PetscRealloc to 10 entries kept them");
+    memset(c, 7, 100);
+    PetscCall(PetscFree(a));
+    PetscCall(PetscFree(z));
+    PetscCall(PetscFree(c));
+  }
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
 
