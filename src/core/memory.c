@@ -28,6 +28,11 @@ void pm_advise_huge(void *p, size_t bytes)
  * starting them on 2 MiB boundaries as well (whole arrays on huge pages) made brute force slower
  * (uniform 100k, 2 ranks: 1.96 -> 2.07 s; arrays at equal offsets of 2 MiB pages compete for the
  * same cache sets), while the hint alone gave 1.90 s. */
+static PetscErrorCode out_of_memory(size_t bytes)
+{
+  return PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_MEM, PETSC_ERROR_INITIAL, "Out of memory: %.0f MiB requested", (double)bytes / 1048576.0);
+}
+
 static PetscErrorCode hinted_malloc(size_t bytes, PetscBool clear, int line, const char fn[], const char file[], void **p)
 {
   (void)line;
@@ -37,7 +42,7 @@ static PetscErrorCode hinted_malloc(size_t bytes, PetscBool clear, int line, con
   if (!bytes) return PETSC_SUCCESS;
   if (posix_memalign(p, PETSC_MEMALIGN, bytes)) {
     *p = NULL;
-    return PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_MEM, PETSC_ERROR_INITIAL, "Out of memory: %.0f MiB requested", (double)bytes / 1048576.0);
+    return out_of_memory(bytes);
   }
   if (bytes >= PM_HUGE) pm_advise_huge(*p, bytes);
   if (clear) memset(*p, 0, bytes);
@@ -64,7 +69,7 @@ static PetscErrorCode hinted_realloc(size_t bytes, int line, const char fn[], co
   }
   if (!*p) return hinted_malloc(bytes, PETSC_FALSE, line, fn, file, p);
   q = realloc(*p, bytes); /* at least 16-byte aligned, as PETSc's */
-  if (!q) return PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_MEM, PETSC_ERROR_INITIAL, "Out of memory: %.0f MiB requested", (double)bytes / 1048576.0);
+  if (!q) return out_of_memory(bytes);
   *p = q;
   return PETSC_SUCCESS;
 }

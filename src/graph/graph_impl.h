@@ -312,6 +312,8 @@ typedef struct {
   pm_gidx_t *qrow;  /* their rows in x */
   int64_t  *qcost;  /* and the distances each computed (the cost of a query there) */
 } knn_sample_t;
+/* No sample (yet): what knn_sample_free leaves. */
+#define KNN_SAMPLE_NONE ((knn_sample_t){0, NULL, -1.0, 0, NULL, NULL})
 /* Collective; m = min(N, want); on every rank when all, else on rank 0. */
 PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t N, pm_gidx_t want, PetscBool all, knn_sample_t *s);
 PetscErrorCode knn_sample_free(knn_sample_t *s);

@@ -180,7 +180,7 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
   knn_lists_t     h;
   pm_knn_method_t method;
   knn_block_t     mine   = {X->row_start, X->n_local, X->dim, X->x, NULL};
-  knn_sample_t    sample = {0, NULL, -1.0, 0, NULL, NULL};
+  knn_sample_t    sample = KNN_SAMPLE_NONE;
   int             size;
 
   PetscFunctionBeginUser;

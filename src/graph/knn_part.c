@@ -34,6 +34,13 @@ typedef struct {
   int     n, D, npc;
 } cut_tree_t;
 
+/* The share of node i's rows on the low side of its cut: the moved one (cut_share), else the
+ * ranks' share h / nr (cuts_balance counts that one in integers). */
+static double node_share(const cut_tree_t *T, int i)
+{
+  return T->share[i] < 0.0 ? (double)(T->nr[i] / 2) / T->nr[i] : T->share[i];
+}
+
 /* Coordinate of y along direction c: the input coordinate c < D, or principal axis c - D. */
 static double cut_value(const cut_tree_t *T, const double *y, int c)
 {
@@ -334,7 +341,7 @@ static PetscErrorCode cuts_build(pm_knn_t *knn, const knn_block_t *mine, pm_gidx
 {
   int           rank, size, D = mine->dim;
   pm_gidx_t     m;
-  knn_sample_t  own = {0, NULL, -1.0, 0, NULL, NULL}, *s = given;
+  knn_sample_t  own = KNN_SAMPLE_NONE, *s = given;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
@@ -484,17 +491,11 @@ PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t
   cell->cut_dir = T.dir[0];
   cell->share   = 1.0;
   for (int i = 0; T.dir[i] >= 0;) { /* down the cut tree to this rank's leaf */
-    int    h  = T.nr[i] / 2;
-    double sh = T.share[i] < 0.0 ? (double)h / T.nr[i] : T.share[i];
-    if (rank < T.rank[i] + h) {
-      cell->share *= sh;
-      i = T.left[i];
-    } else {
-      cell->share *= 1.0 - sh;
-      i = T.right[i];
-    }
+    PetscBool low = rank < T.rank[i] + T.nr[i] / 2 ? PETSC_TRUE : PETSC_FALSE;
+    cell->share *= low ? node_share(&T, i) : 1.0 - node_share(&T, i);
+    i = low ? T.left[i] : T.right[i];
   }
-  if (T.dir[0] >= 0) PetscCall(PetscInfo(NULL, "kNN cells: first cut along %s %d, %.4f of the rows on its low side (%s)\n", T.dir[0] < D ? "coordinate" : "principal axis", T.dir[0] < D ? T.dir[0] : T.dir[0] - D, T.share[0] < 0.0 ? (double)(size / 2) / size : T.share[0], T.share[0] < 0.0 ? "the ranks' share" : "balanced by the probe's costs"));
+  if (T.dir[0] >= 0) PetscCall(PetscInfo(NULL, "kNN cells: first cut along %s %d, %.4f of the rows on its low side (%s)\n", T.dir[0] < D ? "coordinate" : "principal axis", T.dir[0] < D ? T.dir[0] : T.dir[0] - D, node_share(&T, 0), T.share[0] < 0.0 ? "the ranks' share" : "balanced by the probe's costs"));
   PetscCall(PetscFree6(T.dir, T.left, T.right, T.rank, T.nr, T.val));
   PetscCall(PetscFree(T.share));
   PetscCall(PetscFree(T.pc));

@@ -46,7 +46,8 @@ PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(knn->comm, &rank));
   PetscCallMPI(MPI_Comm_size(knn->comm, &size));
-  *s        = (knn_sample_t){PetscMin(N, want), NULL, -1.0, 0, NULL, NULL};
+  *s        = KNN_SAMPLE_NONE;
+  s->m      = PetscMin(N, want);
   PetscCheck(s->m <= INT32_MAX, knn->comm, PETSC_ERR_SUP, "kNN sample of %" PRId64 " rows exceeds the MPI count limit", s->m);
   r0    = first_sample(mine->start, s->m, N);
   r1    = first_sample(mine->start + mine->n, s->m, N);
@@ -76,7 +77,7 @@ PetscErrorCode knn_sample_free(knn_sample_t *s)
   PetscFunctionBeginUser;
   PetscCall(PetscFree(s->x));
   PetscCall(PetscFree2(s->qrow, s->qcost));
-  *s = (knn_sample_t){0, NULL, -1.0, 0, NULL, NULL};
+  *s = KNN_SAMPLE_NONE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
