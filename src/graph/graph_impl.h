@@ -95,8 +95,9 @@ static inline void knn_offer(knn_lists_t *L, knn_buf_t *B, int r, pm_gidx_t i, d
   B->g[(size_t)r * B->cap + c]  = g;
   if (c + 1 == B->cap) knn_flush(L, B, r, i);
 }
-/* Sort every row by (distance, index) and put the point itself in column 0. */
+/* Sort every row by (distance, index) and put the point itself in column 0; _rows: rows [lo, hi). */
 PetscErrorCode knn_lists_finish(knn_lists_t *L);
+PetscErrorCode knn_lists_finish_rows(knn_lists_t *L, pm_gidx_t lo, pm_gidx_t hi);
 
 /* Smallest and largest of d[0..n), n >= 1 (no NaN). */
 void knn_value_range(const double *d, int n, double *lo, double *hi);
@@ -327,9 +328,10 @@ PetscErrorCode knn_sample_free(knn_sample_t *s);
 PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int dim, int leaf, pm_gidx_t N, int k, double stop_f, double *f);
 /* s: a sample already fetched (used when it has the size the cuts need), or NULL; k: neighbours. */
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell);
-/* Puts the finished cell rows in their owners' rows ind_out/dist_out (of mine); frees *ind and
- * *dist (PetscMalloc2'ed together) once they are sent. */
-PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, int ncol, pm_gidx_t **ind, double **dist, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
+/* Finishes the cell rows' lists h (knn_lists_finish) and puts the rows in their owners' rows
+ * ind_out/dist_out (of mine); frees h->ind and h->dist (PetscMalloc2'ed together) once they are
+ * sent. */
+PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, knn_lists_t *h, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 
 /* knn_probe.c: the -knn_method auto rule. Collective. */

@@ -162,12 +162,11 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   h.self = cell.gidx;
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
   PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));
-  PetscCall(knn_lists_finish(&h));
-  PetscCall(knn_lists_free(&h));
   PetscCall(PetscLogEventBegin(knn->ev_return, 0, 0, 0, 0));
-  PetscCall(knn_cell_return(knn, &cell, g->ncol, &ind, &dist, mine, g->ind, g->dist)); /* frees ind, dist */
+  PetscCall(knn_cell_return(knn, &cell, &h, mine, g->ind, g->dist)); /* sorts the rows as it sends them; frees ind, dist */
   PetscCall(PetscLogEventEnd(knn->ev_return, 0, 0, 0, 0));
   PetscCall(PetscLogEventEnd(knn->ev_final, 0, 0, 0, 0));
+  PetscCall(knn_lists_free(&h));
   PetscCall(knn_cell_destroy(&cell));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

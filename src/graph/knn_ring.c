@@ -250,6 +250,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
   PetscCall(own_tree(c, &own));
   if (size == 1) {
     PetscCall(search_tree(c, own, c->mine->n, 0, NULL));
+    PetscCall(PetscInfo(NULL, "kNN tree: %" PRId64 " tree distance evaluations\n", c->evals));
     PetscCall(knn_tree_destroy(&own));
     PetscCall(PetscLogEventEnd(c->knn->ev_tree, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);

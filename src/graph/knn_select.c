@@ -324,7 +324,7 @@ static void sort_row(double *d, pm_gidx_t *g, int n, double *td, pm_gidx_t *tg, 
   }
 }
 
-PetscErrorCode knn_lists_finish(knn_lists_t *L)
+PetscErrorCode knn_lists_finish_rows(knn_lists_t *L, pm_gidx_t lo, pm_gidx_t hi)
 {
   double    *td;
   pm_gidx_t *tg;
@@ -332,12 +332,12 @@ PetscErrorCode knn_lists_finish(knn_lists_t *L)
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc4(L->k, &td, L->k, &tg, L->k + 1, &cnt, L->k, &bk));
-  for (pm_gidx_t i = 0; i < L->n; i++) {
+  for (pm_gidx_t i = lo; i < hi; i++) {
     double    *D = L->dist + i * L->ncol;
     pm_gidx_t *G = L->ind + i * L->ncol;
 
     PM_ASSERT(L->fill[i] == L->k);
-    if (i + 1 < L->n) /* the rows stream from memory: fetch the next one's start */
+    if (i + 1 < hi) /* the rows stream from memory: fetch the next one's start */
       for (int c = 0; c < 4; c++) {
         __builtin_prefetch(D + L->ncol + 8 * c);
         __builtin_prefetch(G + L->ncol + 8 * c);
@@ -347,5 +347,12 @@ PetscErrorCode knn_lists_finish(knn_lists_t *L)
     G[0] = L->self ? L->self[i] : L->row_start + i;
   }
   PetscCall(PetscFree4(td, tg, cnt, bk));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode knn_lists_finish(knn_lists_t *L)
+{
+  PetscFunctionBeginUser;
+  PetscCall(knn_lists_finish_rows(L, 0, L->n));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
