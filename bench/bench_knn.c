@@ -47,7 +47,7 @@ int main(int argc, char **argv)
   pm_graph_t *g;
   int         size, D, tile = PM_KNN_TILE_DEFAULT;
   PetscBool   do_dgemm = PETSC_TRUE;
-  double      t, tread, rate = 0.0, ratec = 0.0, rss, rssmax, cpu, cpumax, cpusum;
+  double      t, tread, rate = 0.0, ratec = 0.0, rss, rssmax, cpu, cpumax, cpusum, flt;
 
   PetscFunctionBeginUser;
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
@@ -71,9 +71,12 @@ int main(int argc, char **argv)
   PetscCallMPI(MPI_Barrier(comm));
   t   = pm_time();
   cpu = pm_cpu_time();
+  flt = pm_page_faults();
   PetscCall(pm_knn_build(knn, &X, &g));
   t   = pm_time() - t;
   cpu = pm_cpu_time() - cpu;
+  flt = pm_page_faults() - flt;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &flt, 1, MPI_DOUBLE, MPI_MAX, comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, comm));
   PetscCallMPI(MPI_Allreduce(&cpu, &cpumax, 1, MPI_DOUBLE, MPI_MAX, comm));
   PetscCallMPI(MPI_Allreduce(&cpu, &cpusum, 1, MPI_DOUBLE, MPI_SUM, comm));
@@ -85,8 +88,8 @@ int main(int argc, char **argv)
     double kcpu = 2.0 * n * n * D / cpusum * 1e-9;                               /* per CPU second */
     PetscCall(PetscPrintf(comm,
                           "RESULT {\"n\": %" PRId64 ", \"d\": %d, \"k\": %d, \"ranks\": %d, \"method\": \"%s\", \"seconds\": %.4f, \"read_seconds\": %.3f, "
-                          "\"cpu_seconds_max\": %.4f, \"cpu_seconds_sum\": %.4f, \"kernel_gflops_per_rank\": %.3f, \"kernel_gflops_per_cpu\": %.3f, \"dgemm_gflops_per_rank\": %.3f, \"dgemm_gflops_per_cpu\": %.3f, \"peak_rss_mib_per_rank\": %.1f, \"duplicates\": %" PRId64 "}\n",
-                          X->n_global, D, g->k, size, g->method == PM_KNN_TREE ? "tree" : "brute", t, tread, cpumax, cpusum, g->method == PM_KNN_BRUTE ? kflops : 0.0, g->method == PM_KNN_BRUTE ? kcpu : 0.0, rate, ratec, rssmax / 1048576.0, g->n_duplicates));
+                          "\"cpu_seconds_max\": %.4f, \"cpu_seconds_sum\": %.4f, \"kernel_gflops_per_rank\": %.3f, \"kernel_gflops_per_cpu\": %.3f, \"dgemm_gflops_per_rank\": %.3f, \"dgemm_gflops_per_cpu\": %.3f, \"peak_rss_mib_per_rank\": %.1f, \"page_faults_max\": %.0f, \"duplicates\": %" PRId64 "}\n",
+                          X->n_global, D, g->k, size, g->method == PM_KNN_TREE ? "tree" : "brute", t, tread, cpumax, cpusum, g->method == PM_KNN_BRUTE ? kflops : 0.0, g->method == PM_KNN_BRUTE ? kcpu : 0.0, rate, ratec, rssmax / 1048576.0, flt, g->n_duplicates));
   }
   PetscCall(pm_graph_destroy(&g));
   PetscCall(pm_knn_destroy(&knn));

@@ -115,6 +115,8 @@ PetscErrorCode pm_parse_int_list(MPI_Comm comm, const char *opt, const char *s, 
 double pm_time(void);
 /* CPU seconds used by this process so far (user + system, all its threads). */
 double pm_cpu_time(void);
+/* Page faults of this process so far, minor and major (getrusage). */
+double pm_page_faults(void);
 /* Peak resident memory of this process in bytes (getrusage). */
 double pm_peak_rss_bytes(void);
 /* Ask the kernel for 2 MiB pages on the whole 2 MiB pages inside [p, p + bytes) (Linux
@@ -128,3 +130,7 @@ void pm_advise_huge(void *p, size_t bytes);
  * 0.279 -> 0.254 s, 2 ranks 0.157 -> 0.147 s). Skipped when PETSc traces its allocations
  * (-malloc_debug, as the tests under ASan run). */
 PetscErrorCode pm_memory_init(void);
+/* An array of bytes that will be written whole, on 2 MiB pages from its first byte to its last
+ * (a mapping of its own, for 2 to 256 MiB once pm_memory_init has run; else PetscMalloc). Freed
+ * and grown by PetscFree and PetscRealloc. */
+PetscErrorCode pm_malloc_placed(size_t bytes, void **p);

@@ -23,6 +23,13 @@ double pm_cpu_time(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double pm_page_faults(void)
+{
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru)) return 0.0;
+  return (double)ru.ru_minflt + (double)ru.ru_majflt;
+}
+
 double pm_peak_rss_bytes(void)
 {
   struct rusage ru;

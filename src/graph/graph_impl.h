@@ -329,8 +329,7 @@ PetscErrorCode knn_sample_probe(MPI_Comm comm, knn_sample_t *s, int dim, int lea
 /* s: a sample already fetched (used when it has the size the cuts need), or NULL; k: neighbours. */
 PetscErrorCode knn_cell_create(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_t n_global, int k, knn_sample_t *s, knn_cell_t *cell);
 /* Finishes the cell rows' lists h (knn_lists_finish) and puts the rows in their owners' rows
- * ind_out/dist_out (of mine); frees h->ind and h->dist (PetscMalloc2'ed together) once they are
- * sent. */
+ * ind_out/dist_out (of mine); frees h->ind and h->dist once they are sent. */
 PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, knn_lists_t *h, const knn_block_t *mine, pm_gidx_t *ind_out, double *dist_out);
 PetscErrorCode knn_cell_destroy(knn_cell_t *cell);
 

@@ -125,17 +125,19 @@ static PetscErrorCode resolve_k(pm_knn_t *knn, pm_gidx_t N, int *k)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The tree's queries run in tree order, so they fill list rows scattered over the whole graph: on
- * 2 MiB pages (pm_advise_huge) that costs fewer TLB misses and page faults (lowdim, 1 rank: 20k
- * 0.279 -> 0.257 s, 100k 2.11 -> 2.02 s; the cells of 2 ranks: 20k 0.168 -> 0.158 s; none for
- * arrays over 256 MiB, see pm_advise_huge). The same holds for the output rows the cells' return
- * fills, scattered by the cells too (lowdim 20k, 2 ranks, 10 alternating runs: finish and return
- * 0.0206 -> 0.0170 s, min; 100k unchanged). Brute force fills its lists in row order (kd order)
- * and gains nothing there (uniform 100k, 1 rank: 5.0 -> 5.2 s). */
-static void advise_lists(pm_gidx_t *ind, double *dist, pm_gidx_t n, int ncol)
+/* The lists of n rows (ncol columns), written whole. The tree's queries run in tree order, so
+ * they fill list rows scattered over the whole graph: on 2 MiB pages that costs fewer TLB misses
+ * and page faults (lowdim, 1 rank: 20k 0.279 -> 0.257 s, 100k 2.11 -> 2.02 s; the cells of 2
+ * ranks: 20k 0.168 -> 0.158 s), and so are the output rows the cells' return fills (lowdim 20k,
+ * 2 ranks, 10 alternating runs: finish and return 0.0206 -> 0.0170 s, min; 100k unchanged); all
+ * of them, first and last 2 MiB too (pm_malloc_placed: lowdim 20k, 1 rank 1440 -> 20 faults in
+ * the search, 2 ranks 1260 -> 60 in the return). */
+static PetscErrorCode alloc_lists(pm_gidx_t n, int ncol, pm_gidx_t **ind, double **dist)
 {
-  pm_advise_huge(ind, sizeof(pm_gidx_t) * (size_t)(n * ncol));
-  pm_advise_huge(dist, sizeof(double) * (size_t)(n * ncol));
+  PetscFunctionBeginUser;
+  PetscCall(pm_malloc_placed(sizeof(pm_gidx_t) * (size_t)(n * ncol + 1), (void **)ind));
+  PetscCall(pm_malloc_placed(sizeof(double) * (size_t)(n * ncol + 1), (void **)dist));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Tree method on several ranks: search in the spatial cell layout (cut on the probe's sample s
@@ -156,8 +158,7 @@ static PetscErrorCode search_cells(pm_knn_t *knn, const knn_block_t *mine, pm_gi
   cb = (knn_block_t){0, cell.n, mine->dim, cell.x, cell.gidx};
   /* the cell graph apart from the output: writing own rows in place would touch every page of the
      output during the search (they are scattered there) and raise the peak by half a graph */
-  PetscCall(PetscMalloc2(cell.n * g->ncol + 1, &ind, cell.n * g->ncol + 1, &dist));
-  advise_lists(ind, dist, cell.n, g->ncol);
+  PetscCall(alloc_lists(cell.n, g->ncol, &ind, &dist));
   PetscCall(knn_lists_init(&h, cell.n, 0, g->k, ind, dist));
   h.self = cell.gidx;
   PetscCall(knn_ring_search(knn, &cb, PM_KNN_TREE, &h));
@@ -196,10 +197,8 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
   g->k         = k;
   g->ncol      = k + 1;
   g->method    = method;
-  PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->ind));
-  PetscCall(PetscMalloc1(X->n_local * g->ncol + 1, &g->dist));
+  PetscCall(alloc_lists(X->n_local, g->ncol, &g->ind, &g->dist));
   if (method == PM_KNN_TREE && size > 1) {
-    advise_lists(g->ind, g->dist, X->n_local, g->ncol); /* filled by the return: see advise_lists */
     PetscCall(search_cells(knn, &mine, X->n_global, &sample, g));
   } else if (method == PM_KNN_BRUTE) { /* in kd order (knn_order.c), then back to the input order */
     knn_block_t kd = mine;
@@ -219,7 +218,6 @@ static PetscErrorCode build_graph(pm_knn_t *knn, pm_rows_t *X, int k, pm_graph_t
     PetscCall(knn_lists_free(&h));
     PetscCall(PetscFree(gp));
   } else { /* the tree on one rank */
-    advise_lists(g->ind, g->dist, X->n_local, g->ncol);
     PetscCall(knn_lists_init(&h, X->n_local, X->row_start, k, g->ind, g->dist));
     PetscCall(knn_ring_search(knn, &mine, method, &h));
     PetscCall(PetscLogEventBegin(knn->ev_final, 0, 0, 0, 0));

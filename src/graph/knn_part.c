@@ -628,7 +628,8 @@ PetscErrorCode knn_cell_return(pm_knn_t *knn, const knn_cell_t *cell, knn_lists_
   PM_ASSERT(got == mine->n);
   PetscCallMPI(MPI_Type_free(&it));
   PetscCallMPI(MPI_Type_free(&dt));
-  PetscCall(PetscFree2(h->ind, h->dist));
+  PetscCall(PetscFree(h->ind));
+  PetscCall(PetscFree(h->dist));
   PetscCall(PetscFree3(rows, idx, req));
   PetscCall(PetscFree(rpos));
   PetscFunctionReturn(PETSC_SUCCESS);

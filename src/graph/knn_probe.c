@@ -15,7 +15,7 @@
  * f = 1.0 at both; lowdim 0.30-0.49 -> 0.066-0.079, perf 0.27-0.31 -> 0.145-0.148 at 20k-1M). It
  * saves the large probe's tree (10-15 ms at 20k) where brute force is clear.
  * The counts are summed over the ranks after every round of queries (8 queries per rank, then
- * twice as many each round: few collectives, lowdim 20k on 2 ranks 3.4 -> 2.5 ms), so every rank
+ * twice as many each round up to 32: fewer collectives), so every rank
  * reaches the same verdict, and the same one for any rank count. The same queries estimate the
  * k-th neighbour distance for the cell cuts (knn_part.c), and their counts of distances the work
  * of the rows around them (the cuts' balance, cut_share). */
@@ -23,7 +23,8 @@
 
 #define PROBE_M         16384
 #define PROBE_Q         256
-#define PROBE_CHUNK     8 /* queries of a rank before the first check of the early stop (then twice as many each time) */
+#define PROBE_CHUNK     8  /* queries of a rank before the first check of the early stop (then twice as many each time, */
+#define PROBE_CHUNK_MAX 32 /* ... up to this many) */
 #define TREE_COST_RATIO 10.0
 #define PRE_M           1024 /* the first probe: rows, queries, and the f from which brute force is certain */
 #define PRE_Q           64
@@ -128,7 +129,7 @@ static PetscErrorCode probe(MPI_Comm comm, knn_sample_t *s, int D, int leaf, pm_
   PetscCall(knn_lists_init(&h, nmine, -1 - m, kk, ind, dist)); /* row_start outside: the query itself is one of its kk */
   PetscCall(knn_buf_create(1, KNN_TREE_BUF, kk, &buf));
   for (pm_gidx_t r = 0; r < nmine; r++) order[r] = r;
-  for (pm_gidx_t r0 = 0, len = PROBE_CHUNK; r0 < qmax; r0 += len, len *= 2) { /* f only grows: stop once it reaches stop_f */
+  for (pm_gidx_t r0 = 0, len = PROBE_CHUNK; r0 < qmax; r0 += len, len = PetscMin(2 * len, (pm_gidx_t)PROBE_CHUNK_MAX)) { /* f only grows: stop once it reaches stop_f */
     for (pm_gidx_t r = r0; r < PetscMin(r0 + len, nmine); r++) { /* one at a time (as the one-row buffer has it anyway): each query's cost */
       int64_t e0 = ev;
       PetscCall(knn_tree_query(t, &q, order + r, 1, &h, &buf, &ev));

@@ -25,9 +25,26 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ((size_t)1 << 19); i++) PM_TEST(z[i] == 0.0, "PetscCalloc1 of 4 MiB: entry %zu is %g", i, z[i]);
     PetscCall(PetscRealloc(sizeof(double) * ((size_t)5 << 20), &a));
     PM_TEST(a[0] == 0.0 && a[((size_t)3 << 20) - 1] == (double)(((size_t)3 << 20) - 1), "PetscRealloc kept the entries");
+    for (size_t i = (size_t)3 << 20; i < ((size_t)5 << 20); i++) a[i] = (double)i; /* the grown part is usable */
+    PetscCall(PetscRealloc(sizeof(double) * (((size_t)5 << 20) + 1000), &a)); /* within its 2 MiB pages */
+    PM_TEST(a[((size_t)5 << 20) - 1] == (double)(((size_t)5 << 20) - 1), "PetscRealloc within the mapping kept the entries");
     PetscCall(PetscRealloc(sizeof(double) * 10, &a));
     PM_TEST(a[9] == 9.0, "PetscRealloc to 10 entries kept them");
     memset(c, 7, 100);
+    PetscCall(PetscRealloc((size_t)3 << 20, &c)); /* a small array grown to 3 MiB */
+    PM_TEST(c[0] == 7 && c[99] == 7, "PetscRealloc of a small array to 3 MiB kept the entries");
+    memset(c, 1, (size_t)3 << 20);
+    {
+      double *many[40]; /* arrays of 2-4 MiB, freed out of order */
+      for (int j = 0; j < 40; j++) {
+        PetscCall(PetscMalloc1(((size_t)1 << 18) + 4096 * j, &many[j]));
+        many[j][0] = j;
+        many[j][((size_t)1 << 18) + 4096 * j - 1] = j;
+      }
+      for (int j = 0; j < 40; j += 2) PetscCall(PetscFree(many[j]));
+      for (int j = 1; j < 40; j += 2) PM_TEST(many[j][0] == j && many[j][((size_t)1 << 18) + 4096 * j - 1] == j, "array %d of 40 kept its ends", j);
+      for (int j = 1; j < 40; j += 2) PetscCall(PetscFree(many[j]));
+    }
     PetscCall(PetscFree(a));
     PetscCall(PetscFree(z));
     PetscCall(PetscFree(c));
