@@ -55,7 +55,7 @@ PetscErrorCode knn_sample_fetch(pm_knn_t *knn, const knn_block_t *mine, pm_gidx_
   r1    = first_sample(mine->start + mine->n, s->m, N);
   nsend = (int)(r1 - r0);
   if (all || rank == 0) { /* the receivers: this rank's rows packed in their place */
-    PetscCall(PetscMalloc1(s->m * D + 1, &s->x));
+    PetscCall(pm_malloc_placed(sizeof(double) * (size_t)(s->m * D + 1), (void **)&s->x));
     PetscCall(PetscMalloc2(size, &cnt, size, &dsp));
     send = s->x + r0 * D;
   } else PetscCall(PetscMalloc1((size_t)nsend * D + 1, &send));

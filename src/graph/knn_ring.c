@@ -278,7 +278,7 @@ static PetscErrorCode tree_ring(ring_ctx_t *c, int rank, int size)
     pm_gidx_t     bn;
     if (s + 1 < size) { /* next tree: the one the right neighbour holds now */
       int nxt = (rank + s + 1) % size, right = (rank + 1) % size, left = (rank + size - 1) % size;
-      if (!buf[s % 2]) PetscCall(PetscMalloc1(maxb, &buf[s % 2])); /* the second only once the own packed tree is freed */
+      if (!buf[s % 2]) PetscCall(pm_malloc_placed(maxb, (void **)&buf[s % 2])); /* the second only once the own packed tree is freed */
       PetscCallMPI(MPI_Irecv(buf[s % 2], (int)(sizes[nxt] / 64), unit, right, s, c->knn->comm, &req[nreq++]));
       PetscCallMPI(MPI_Isend(cur, (int)(sizes[src] / 64), unit, left, s, c->knn->comm, &req[nreq++]));
     }

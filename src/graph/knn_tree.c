@@ -184,7 +184,7 @@ static PetscErrorCode tree_alloc(knn_tree_t *t)
   PetscFunctionBeginUser;
   tree_head(t, &h);
   tree_layout(&h, &L);
-  PetscCall(PetscMalloc1(L.bytes, &t->pack));
+  PetscCall(pm_malloc_placed(L.bytes, (void **)&t->pack)); /* written whole, and sent whole */
   memset(t->pack, 0, L.off[0]);
   for (int a = 0; a < 8; a++) memset(t->pack + L.off[a] + L.sz[a], 0, (a < 7 ? L.off[a + 1] : L.bytes) - L.off[a] - L.sz[a]);
   t->gid   = (pm_gidx_t *)(t->pack + L.off[3]);
