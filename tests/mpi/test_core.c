@@ -45,6 +45,22 @@ int main(int argc, char **argv)
       for (int j = 1; j < 40; j += 2) PM_TEST(many[j][0] == j && many[j][((size_t)1 << 18) + 4096 * j - 1] == j, "array %d of 40 kept its ends", j);
       for (int j = 1; j < 40; j += 2) PetscCall(PetscFree(many[j]));
     }
+    { /* placed arrays (pm_malloc_placed): grown by moving their pages, shrunk out of the mapping */
+      double *q;
+      size_t  n0 = (size_t)3 << 17, n1 = (size_t)5 << 20; /* 3 MiB, then 40 MiB */
+      PetscCall(pm_malloc_placed(sizeof(double) * n0, (void **)&q));
+      for (size_t i = 0; i < n0; i++) q[i] = (double)i;
+      PetscCall(PetscRealloc(sizeof(double) * (n0 + 100), &q)); /* within its mapping */
+      PetscCall(PetscRealloc(sizeof(double) * n1, &q));
+      PM_TEST(q[0] == 0.0 && q[n0 - 1] == (double)(n0 - 1), "a placed array grown to 40 MiB kept its entries");
+      q[n1 - 1] = 1.0;
+      PetscCall(PetscRealloc(sizeof(double) * 12, &q));
+      PM_TEST(q[11] == 11.0, "a placed array shrunk to 12 entries kept them");
+      PetscCall(PetscFree(q));
+      PetscCall(pm_malloc_placed(100, (void **)&q)); /* below the placed range: an ordinary array */
+      q[12] = 3.0;
+      PetscCall(PetscFree(q));
+    }
     PetscCall(PetscFree(a));
     PetscCall(PetscFree(z));
     PetscCall(PetscFree(c));
