@@ -30,21 +30,23 @@ static PetscErrorCode out_of_memory(size_t bytes)
 
 /* PETSc's allocator in this configuration (posix_memalign to PETSC_MEMALIGN, free), with the
  * huge-page hint on the whole 2 MiB pages inside arrays of 2 to 256 MiB; and pm_malloc_placed for
- * the arrays known to be written whole (the kNN graph's lists): each of those gets a mapping of
+ * the arrays known to be written whole (the kNN graph's lists, its trees, the probe's sample):
+ * each of those gets a mapping of
  * its own that starts and ends on 2 MiB boundaries, hinted all through. Through posix_memalign an
  * array's first and last partial 2 MiB stay on 4 KiB pages: up to 1024 faults per array, at 2-7
  * us each here (lowdim 20k: the kNN stage's output and cell lists took 2600 faults per rank on 2
  * ranks, 1400 on 1 rank). Placing every array of 2 MiB and more took the kNN stage on 20k rows from
  * 5300 to 1000 faults per rank and made it 4 % faster, but brute force on uniform 100k on 2 ranks
  * 7 % slower with 70 MB more resident (the partly used arrays' first and last 2 MiB pages count in
- * full): so only the lists are placed. A placed array starts a little way into its first 2 MiB
+ * full): so only arrays written whole are placed. A placed array starts a little way into its first 2 MiB
  * page, at an offset that differs from array to array (multiples of 64 bytes up to 64 KiB):
  * arrays that all start at the same offset of a 2 MiB page compete for the same cache sets when
  * worked on side by side (that made brute force slower, uniform 100k on 2 ranks 1.90 -> 2.07 s).
  * A placed array grows by moving its pages into a larger mapping (mremap: no copy, the pages stay
  * huge). The mappings are registered (at most PM_PLACED_MAX at once; beyond that arrays take the
  * other path), so free and realloc recognise them; a fresh mapping is zero. Both kinds are freed
- * by the same free, so PETSc's arrays from before pm_memory_init are freed through it as well. */
+ * by the same free, so PETSc's arrays from before pm_memory_init are freed through it as well. The
+ * registry is not locked: phasemap allocates from one thread (OpenBLAS's threads never call it). */
 #define PM_PLACE      ((size_t)2 << 20)
 #define PM_PLACED_MAX 1024
 
@@ -94,22 +96,28 @@ static void *place(size_t bytes)
  * failed (the array is then unchanged). */
 static PetscBool placed_grow(int i, size_t bytes)
 {
-  placed_t *e    = &placed[i];
-  size_t    o    = (size_t)(e->p - e->map), span = huge_round(o + bytes);
-  char     *a, *m;
+  placed_t *e = &placed[i];
+  size_t    o = (size_t)(e->p - e->map), span = huge_round(o + bytes);
 
   if (span <= e->span) {
     e->bytes = bytes;
     return PETSC_TRUE;
   }
-  if (!(a = map_aligned(span))) return PETSC_FALSE;
-  m = mremap(e->map, e->span, e->span, MREMAP_MAYMOVE | MREMAP_FIXED, a); /* over the start of the new mapping */
-  if (m == MAP_FAILED) {
-    (void)munmap(a, span);
-    return PETSC_FALSE;
+#if defined(MREMAP_FIXED)
+  {
+    char *a = map_aligned(span), *m;
+    if (!a) return PETSC_FALSE;
+    m = mremap(e->map, e->span, e->span, MREMAP_MAYMOVE | MREMAP_FIXED, a); /* over the start of the new mapping */
+    if (m == MAP_FAILED) {
+      (void)munmap(a, span);
+      return PETSC_FALSE;
+    }
+    *e = (placed_t){a + o, a, bytes, span};
+    return PETSC_TRUE;
   }
-  *e = (placed_t){a + o, a, bytes, span};
-  return PETSC_TRUE;
+#else
+  return PETSC_FALSE; /* no mremap here: grown by a copy */
+#endif
 }
 
 /* The registry entry of p, or -1. */
