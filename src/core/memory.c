@@ -11,10 +11,16 @@
 #define PM_HUGE_MAX ((size_t)256 << 20)
 #define PM_HUGE     ((size_t)2 << 20)
 
+/* b rounded up to a multiple of 2 MiB (a size, or an address). */
+static uintptr_t huge_round(uintptr_t b)
+{
+  return (b + PM_HUGE - 1) & ~(uintptr_t)(PM_HUGE - 1);
+}
+
 void pm_advise_huge(void *p, size_t bytes)
 {
 #if defined(MADV_HUGEPAGE)
-  uintptr_t a = ((uintptr_t)p + PM_HUGE - 1) & ~(PM_HUGE - 1), b = ((uintptr_t)p + bytes) & ~(PM_HUGE - 1);
+  uintptr_t a = huge_round((uintptr_t)p), b = ((uintptr_t)p + bytes) & ~(uintptr_t)(PM_HUGE - 1);
 
   if (bytes <= PM_HUGE_MAX && b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE); /* a hint: its failure changes nothing */
 #else
@@ -31,15 +37,14 @@ static PetscErrorCode out_of_memory(size_t bytes)
 /* PETSc's allocator in this configuration (posix_memalign to PETSC_MEMALIGN, free), with the
  * huge-page hint on the whole 2 MiB pages inside arrays of 2 to 256 MiB; and pm_malloc_placed for
  * the arrays known to be written whole (the kNN graph's lists, its trees, the probe's sample):
- * each of those gets a mapping of
- * its own that starts and ends on 2 MiB boundaries, hinted all through. Through posix_memalign an
- * array's first and last partial 2 MiB stay on 4 KiB pages: up to 1024 faults per array, at 2-7
- * us each here (lowdim 20k: the kNN stage's output and cell lists took 2600 faults per rank on 2
- * ranks, 1400 on 1 rank). Placing every array of 2 MiB and more took the kNN stage on 20k rows from
- * 5300 to 1000 faults per rank and made it 4 % faster, but brute force on uniform 100k on 2 ranks
- * 7 % slower with 70 MB more resident (the partly used arrays' first and last 2 MiB pages count in
- * full): so only arrays written whole are placed. A placed array starts a little way into its first 2 MiB
- * page, at an offset that differs from array to array (multiples of 64 bytes up to 64 KiB):
+ * each of those gets a mapping of its own that starts and ends on 2 MiB boundaries, hinted all
+ * through. Through posix_memalign an array's first and last partial 2 MiB stay on 4 KiB pages: up
+ * to 1024 faults per array, at 2-7 us each here (lowdim 20k: the kNN stage's output and cell
+ * lists took 2600 faults per rank on 2 ranks, 1400 on 1 rank). Placing every array of 2 MiB and
+ * more took the kNN stage on 20k rows from 5300 to 1000 faults per rank and made it 4 % faster,
+ * but brute force on uniform 100k on 2 ranks 7 % slower with 70 MB more resident (the partly used
+ * arrays' first and last 2 MiB pages count in full): so only arrays written whole are placed. A
+ * placed array starts a little way into its first 2 MiB page, at an offset that differs from array to array (multiples of 64 bytes up to 64 KiB):
  * arrays that all start at the same offset of a 2 MiB page compete for the same cache sets when
  * worked on side by side (that made brute force slower, uniform 100k on 2 ranks 1.90 -> 2.07 s).
  * A placed array grows by moving its pages into a larger mapping (mremap: no copy, the pages stay
@@ -59,9 +64,10 @@ static placed_t  placed[PM_PLACED_MAX];
 static int       nplaced, nmade;
 static PetscBool installed; /* pm_memory_init set this allocator */
 
-static size_t huge_round(size_t b)
+/* Whether an array of this size is placed (pm_malloc_placed) and stays placed when resized. */
+static PetscBool placeable(size_t bytes)
 {
-  return (b + PM_HUGE - 1) & ~(PM_HUGE - 1);
+  return bytes >= PM_PLACE && bytes <= PM_HUGE_MAX ? PETSC_TRUE : PETSC_FALSE;
 }
 
 /* A new mapping of span bytes (a multiple of 2 MiB) at a 2 MiB boundary, hinted; NULL if none. */
@@ -72,7 +78,7 @@ static char *map_aligned(size_t span)
 
   base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) return NULL;
-  a = (char *)(((uintptr_t)base + PM_HUGE - 1) & ~(uintptr_t)(PM_HUGE - 1));
+  a = (char *)huge_round((uintptr_t)base);
   if (a > base) (void)munmap(base, (size_t)(a - base)); /* the slack before and after */
   if (base + len > a + span) (void)munmap(a + span, (size_t)(base + len - (a + span)));
 #if defined(MADV_HUGEPAGE)
@@ -164,24 +170,24 @@ static PetscErrorCode hinted_free(void *p, int line, const char fn[], const char
 
 static PetscErrorCode hinted_realloc(size_t bytes, int line, const char fn[], const char file[], void **p)
 {
-  void     *q;
-  int       i     = *p ? placed_find(*p) : -1;
-  PetscBool range = bytes >= PM_PLACE && bytes <= PM_HUGE_MAX ? PETSC_TRUE : PETSC_FALSE;
+  void *q;
+  int   i = *p ? placed_find(*p) : -1;
 
   if (!bytes) {
-    PetscCall(hinted_free(*p, line, fn, file));
+    if (i >= 0) placed_free(i);
+    else free(*p);
     *p = NULL;
     return PETSC_SUCCESS;
   }
   if (!*p) return hinted_malloc(bytes, PETSC_FALSE, line, fn, file, p);
-  if (i >= 0 && range && placed_grow(i, bytes)) { /* in place, or its pages moved */
+  if (i >= 0 && placeable(bytes) && placed_grow(i, bytes)) { /* in place, or its pages moved */
     *p = placed[i].p;
     return PETSC_SUCCESS;
   }
-  if (i >= 0) { /* out of the range: a new array, and a copy */
+  if (i >= 0) { /* out of the range: a new array (hinted_malloc leaves the registry as it is), and a copy */
     PetscCall(hinted_malloc(bytes, PETSC_FALSE, line, fn, file, &q));
     memcpy(q, *p, bytes < placed[i].bytes ? bytes : placed[i].bytes);
-    PetscCall(hinted_free(*p, line, fn, file));
+    placed_free(i);
     *p = q;
     return PETSC_SUCCESS;
   }
@@ -195,7 +201,7 @@ PetscErrorCode pm_malloc_placed(size_t bytes, void **p)
 {
   PetscFunctionBeginUser;
   *p = NULL;
-  if (installed && bytes >= PM_PLACE && bytes <= PM_HUGE_MAX) *p = place(bytes);
+  if (installed && placeable(bytes)) *p = place(bytes);
   if (!*p) PetscCall(PetscMallocA(1, PETSC_FALSE, __LINE__, PETSC_FUNCTION_NAME, __FILE__, bytes, p));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -15,10 +15,10 @@
  * f = 1.0 at both; lowdim 0.30-0.49 -> 0.066-0.079, perf 0.27-0.31 -> 0.145-0.148 at 20k-1M). It
  * saves the large probe's tree (10-15 ms at 20k) where brute force is clear.
  * The counts are summed over the ranks after every round of queries (8 queries per rank, then
- * twice as many each round up to 32: fewer collectives), so every rank
- * reaches the same verdict, and the same one for any rank count. The same queries estimate the
- * k-th neighbour distance for the cell cuts (knn_part.c), and their counts of distances the work
- * of the rows around them (the cuts' balance, cut_share). */
+ * twice as many each round up to 32: fewer collectives), so every rank reaches the same verdict,
+ * and the same one for any rank count. The same queries estimate the k-th neighbour distance for
+ * the cell cuts (knn_part.c), and their counts of distances the work of the rows around them (the
+ * cuts' balance, cut_share). */
 #include "graph/graph_impl.h"
 
 #define PROBE_M         16384

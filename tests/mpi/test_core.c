@@ -26,8 +26,8 @@ int main(int argc, char **argv)
     PetscCall(PetscRealloc(sizeof(double) * ((size_t)5 << 20), &a));
     PM_TEST(a[0] == 0.0 && a[((size_t)3 << 20) - 1] == (double)(((size_t)3 << 20) - 1), "PetscRealloc kept the entries");
     for (size_t i = (size_t)3 << 20; i < ((size_t)5 << 20); i++) a[i] = (double)i; /* the grown part is usable */
-    PetscCall(PetscRealloc(sizeof(double) * (((size_t)5 << 20) + 1000), &a)); /* within its 2 MiB pages */
-    PM_TEST(a[((size_t)5 << 20) - 1] == (double)(((size_t)5 << 20) - 1), "PetscRealloc within the mapping kept the entries");
+    PetscCall(PetscRealloc(sizeof(double) * (((size_t)5 << 20) + 1000), &a)); /* grown a little */
+    PM_TEST(a[((size_t)5 << 20) - 1] == (double)(((size_t)5 << 20) - 1), "PetscRealloc by 1000 entries kept the entries");
     PetscCall(PetscRealloc(sizeof(double) * 10, &a));
     PM_TEST(a[9] == 9.0, "PetscRealloc to 10 entries kept them");
     memset(c, 7, 100);
@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     PM_TEST(c[0] == 7 && c[99] == 7, "PetscRealloc of a small array to 3 MiB kept the entries");
     memset(c, 1, (size_t)3 << 20);
     {
-      double *many[40]; /* arrays of 2-4 MiB, freed out of order */
+      double *many[40]; /* hinted arrays of 2 to 3.3 MiB, freed out of order */
       for (int j = 0; j < 40; j++) {
         PetscCall(PetscMalloc1(((size_t)1 << 18) + 4096 * j, &many[j]));
         many[j][0] = j;
