@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     double kcpu = 2.0 * n * n * D / cpusum * 1e-9;                               /* per CPU second */
     PetscCall(PetscPrintf(comm,
                           "RESULT {\"n\": %" PRId64 ", \"d\": %d, \"k\": %d, \"ranks\": %d, \"method\": \"%s\", \"seconds\": %.4f, \"read_seconds\": %.3f, "
-                          "\"cpu_seconds_max\": %.4f, \"cpu_seconds_sum\": %.4f, \"kernel_gflops_per_rank\": %.3f, \"kernel_gflops_per_cpu\": %.3f, \"dgemm_gflops_per_rank\": %.3f, \"dgemm_gflops_per_cpu\": %.3f, \"peak_rss_mib_per_rank\": %.1f, \"page_faults_max\": %.0f, \"duplicates\": %" PRId64 "}\n",
-                          X->n_global, D, g->k, size, g->method == PM_KNN_TREE ? "tree" : "brute", t, tread, cpumax, cpusum, g->method == PM_KNN_BRUTE ? kflops : 0.0, g->method == PM_KNN_BRUTE ? kcpu : 0.0, rate, ratec, rssmax / 1048576.0, flt, g->n_duplicates));
+                          "\"cpu_seconds_max\": %.4f, \"cpu_seconds_sum\": %.4f, \"kernel_gflops_per_rank\": %.3f, \"kernel_gflops_per_cpu\": %.3f, \"dgemm_gflops_per_rank\": %.3f, \"dgemm_gflops_per_cpu\": %.3f, \"peak_rss_mib_per_rank\": %.1f, \"page_faults_max\": %.0f, \"duplicates\": %" PRId64 ", \"blas_core\": \"%s\"}\n",
+                          X->n_global, D, g->k, size, g->method == PM_KNN_TREE ? "tree" : "brute", t, tread, cpumax, cpusum, g->method == PM_KNN_BRUTE ? kflops : 0.0, g->method == PM_KNN_BRUTE ? kcpu : 0.0, rate, ratec, rssmax / 1048576.0, flt, g->n_duplicates, pm_blas_core()));
   }
   PetscCall(pm_graph_destroy(&g));
   PetscCall(pm_knn_destroy(&knn));

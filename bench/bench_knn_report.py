@@ -70,7 +70,9 @@ def main():
             fmt(e["ratio_vs_sklearn_cpu"], "%.1fx"),
             fmt(kern, "%.1f"), fmt(dg, "%.1f"), fmt(e["kernel_over_dgemm"], "%.2f")))
         table.append(e)
-    json.dump({"bench": "knn", "git": git, "d": 20, "k": 100, "results": table}, open(out, "w"), indent=1)
+    cores = sorted({r.get("blas_core") for e in table for r in (e.get("np1"), e.get("np2")) if r and r.get("blas_core")})
+    print("OpenBLAS kernels: " + (", ".join(cores) if cores else "not reported"))
+    json.dump({"bench": "knn", "git": git, "d": 20, "k": 100, "blas_core": ",".join(cores), "results": table}, open(out, "w"), indent=1)
     print("(s = wall seconds; cpu = CPU seconds summed over ranks (phasemap) or threads (scikit-learn); "
           "CPU '2r x' = np1 CPU / largest rank CPU of np2 and CPU 'skl/np2' = (sklearn CPU / 2) / largest "
           "rank CPU of np2: what an idle 2-core machine would show; kern GF and dgemm = GFLOP per CPU "

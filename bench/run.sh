@@ -15,6 +15,9 @@ mkdir -p bench/results "$BENCH_TMP"
 for d in "$BIN/phasemap" $(for c in bench/*.c; do c=${c##*/}; echo "$BB/${c%.c}"; done); do
   if [ ! -x "$d" ]; then echo "bench/run.sh: $d is missing; run 'make bench' (it builds the drivers first)" >&2; exit 2; fi
 done
+# where OpenBLAS does not know the processor, the kernels phasemap advises, for phasemap and the
+# peers alike (scikit-learn and NumPy load the same OpenBLAS)
+. scripts/blas-env.sh "$BIN/phasemap"
 status=0
 for b in bench/bench_*.sh; do
   if [ -n "${BENCH:-}" ] && ! [[ "$b" =~ $BENCH ]]; then continue; fi

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 NP=${NP:-2}
+. scripts/blas-env.sh bin/phasemap   # OPENBLAS_CORETYPE where OpenBLAS does not know the processor
 OUT=${DEMO_OUT:-demo-out}
 mkdir -p "$OUT"
 MPIRUN="mpirun --oversubscribe --bind-to none -n $NP"

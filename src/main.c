@@ -151,6 +151,7 @@ static PetscErrorCode write_root_attributes(MPI_Comm comm, const config_t *c, pm
   PetscCall(pm_output_attr_string(out, "/", "input_format", pm_format_names[c->format]));
   PetscCall(pm_output_attr_string(out, "/", "input_sha256", sha));
   PetscCall(pm_output_attr_string(out, "/", "created", when));
+  PetscCall(pm_output_attr_string(out, "/", "blas_core", pm_blas_core()));
   PetscCall(PetscFree(all));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -259,6 +260,7 @@ static PetscErrorCode run(MPI_Comm comm)
   PetscFunctionBeginUser;
   PetscCall(configure(comm, &c));
   PetscCall(stages_create(comm, &s)); /* every stage reads its options now: -help lists all */
+  PetscCall(pm_blas_check(comm)); /* also with -help: scripts/blas-env.sh reads the advice there */
   PetscCall(PetscOptionsHasHelp(NULL, &help));
   if (help) {
     PetscCall(stages_destroy(&s));

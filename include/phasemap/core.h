@@ -111,6 +111,19 @@ PetscErrorCode pm_options_check_unused(MPI_Comm comm);
 /* Parse a comma-separated list of integers ("4,6,8") into vals (at most max). */
 PetscErrorCode pm_parse_int_list(MPI_Comm comm, const char *opt, const char *s, int max, int *vals, int *n);
 
+/* ---- BLAS ------------------------------------------------------------------------------------- */
+
+/* The name of the OpenBLAS kernels this process runs ("Haswell", "Prescott", ...), or
+ * "not OpenBLAS". */
+const char *pm_blas_core(void);
+/* The OPENBLAS_CORETYPE to export where OpenBLAS runs kernels (core) for a narrower vector
+ * extension than the CPU has (cpu_level: 0 SSE, 1 AVX, 2 AVX2 + FMA, 3 AVX-512), else NULL
+ * (also for a core name it does not know). */
+const char *pm_blas_core_advice(const char *core, int cpu_level);
+/* Rank 0 of comm warns, with the value to export, where pm_blas_core_advice has one for this
+ * process and OPENBLAS_CORETYPE is not set. */
+PetscErrorCode pm_blas_check(MPI_Comm comm);
+
 /* Wall clock seconds (MPI_Wtime). */
 double pm_time(void);
 /* CPU seconds used by this process so far (user + system, all its threads). */

@@ -2,7 +2,8 @@
 # Output file rules: an existing output is not overwritten without -force; a failed run leaves no
 # output and no .partial; a completed file carries the root attributes and 'complete' = 1;
 # an unknown option names the closest valid one, a bad enumerated value is reported once; -help
-# lists the stage options.
+# lists the stage options; scripts/blas-env.sh exports the OPENBLAS_CORETYPE phasemap advises and
+# keeps one the user set.
 set -uo pipefail
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -14,8 +15,11 @@ run -input $IN -output "$tmp/a.h5" -stages knn,id -knn_k 20 -quiet || { cat "$tm
 /usr/bin/python3 - "$tmp/a.h5" <<'PY' || fail "root attributes"
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
-for a in ("phasemap_version", "git_hash", "options", "mpi_ranks", "input_path", "input_sha256", "created", "complete"):
+for a in ("phasemap_version", "git_hash", "options", "mpi_ranks", "input_path", "input_sha256", "created", "blas_core", "complete"):
     assert a in f.attrs, a
+core = f.attrs["blas_core"]
+core = core.decode() if isinstance(core, bytes) else core
+assert len(core) > 0, "empty blas_core"
 assert f.attrs["complete"] == 1 and f.attrs["mpi_ranks"] == 2
 import hashlib
 sha = f.attrs["input_sha256"]
@@ -49,4 +53,10 @@ run -input $IN -output "$tmp/f.h5" -stages knn -knn_method fast -quiet && fail "
 grep -q "Unknown option fast for -knn_method" "$tmp/log" || { cat "$tmp/log"; fail "no message for -knn_method fast"; }
 [ "$(grep -c 'phasemap: error' "$tmp/log")" = 1 ] || { cat "$tmp/log"; fail "bad -knn_method value: error printed more than once"; }
 [ ! -e "$tmp/f.h5" ] && [ ! -e "$tmp/f.h5.partial" ] || fail "failed run left a file (-knn_method fast)"
+adv=$(env -u OPENBLAS_CORETYPE "$BIN/phasemap" -help 2>&1 | sed -n 's/.*export OPENBLAS_CORETYPE=\([A-Za-z0-9_]*\).*/\1/p' | head -n 1)
+got=$(env -u OPENBLAS_CORETYPE bash -c '. scripts/blas-env.sh "$1" 2>/dev/null; echo "${OPENBLAS_CORETYPE:-}"' _ "$BIN/phasemap")
+[ "$got" = "$adv" ] || fail "blas-env.sh exported '$got', phasemap advises '$adv'"
+got=$(OPENBLAS_CORETYPE=Haswell bash -c '. scripts/blas-env.sh "$1"; echo "$OPENBLAS_CORETYPE"' _ "$BIN/phasemap")
+[ "$got" = Haswell ] || fail "blas-env.sh replaced the user's OPENBLAS_CORETYPE=Haswell by '$got'"
+OPENBLAS_CORETYPE=Prescott "$BIN/phasemap" -help 2>&1 | grep -q "export OPENBLAS_CORETYPE" && fail "warned although the user set OPENBLAS_CORETYPE"
 echo "output_safety: all checks passed"

@@ -1,5 +1,5 @@
 /* Core utilities on 1..3 ranks: the allocator of pm_memory_init, block ranges, bulk row fetch,
- * reproducible sums. */
+ * reproducible sums, the OpenBLAS kernel advice. */
 #include <phasemap/core.h>
 #include "pm_test.h"
 #include <string.h>
@@ -128,6 +128,24 @@ int main(int argc, char **argv)
     e = pm_agree(comm, rank == size - 1 ? PETSC_FALSE : PETSC_TRUE, "bad row 7");
     PetscCall(PetscPopErrorHandler());
     PM_TEST(e == PETSC_ERR_USER_INPUT, "pm_agree returned %d", (int)e);
+  }
+  { /* the OPENBLAS_CORETYPE advice: only where the kernels are narrower than the CPU */
+    const char *a;
+    a = pm_blas_core_advice("Prescott", 3);
+    PM_TEST(a && !strcmp(a, "SkylakeX"), "Prescott kernels on an AVX-512 CPU: advice %s, not SkylakeX", a ? a : "(none)");
+    a = pm_blas_core_advice("prescott", 2);
+    PM_TEST(a && !strcmp(a, "Haswell"), "prescott kernels on an AVX2 CPU: advice %s, not Haswell", a ? a : "(none)");
+    a = pm_blas_core_advice("Sandybridge", 2);
+    PM_TEST(a && !strcmp(a, "Haswell"), "Sandybridge kernels on an AVX2 CPU: advice %s, not Haswell", a ? a : "(none)");
+    PM_TEST(!pm_blas_core_advice("Haswell", 2), "Haswell kernels on an AVX2 CPU need no advice");
+    PM_TEST(!pm_blas_core_advice("Zen", 2), "Zen kernels on an AVX2 CPU need no advice");
+    PM_TEST(!pm_blas_core_advice("SkylakeX", 3), "SkylakeX kernels on an AVX-512 CPU need no advice");
+    PM_TEST(!pm_blas_core_advice("Haswell", 1), "Haswell kernels on an AVX CPU (set by the user) need no advice");
+    PM_TEST(!pm_blas_core_advice("Prescott", 0), "Prescott kernels on an SSE CPU need no advice");
+    PM_TEST(!pm_blas_core_advice("Zen5", 3), "a core name not known gets no advice");
+    PM_TEST(!pm_blas_core_advice("not OpenBLAS", 3), "another BLAS gets no advice");
+    PM_TEST(!pm_blas_core_advice(NULL, 3), "no core name gets no advice");
+    PM_TEST(strlen(pm_blas_core()) > 0, "pm_blas_core names the kernels");
   }
   {
     int r = pm_test_finish_mpi(comm);
