@@ -14,6 +14,7 @@
 #include "graph/knn_frame.h"
 #include <float.h>
 #include <petscblaslapack.h>
+#include <cblas.h>
 
 #define FRAME_SAMPLE 32768 /* rows of the block used for the covariance (strided), for D <= 32 */
 #define FRAME_WORK   (1 << 20) /* above that: about this many / D rows (never below 4 D) */
@@ -176,4 +177,33 @@ double knn_frame_project(const knn_frame_t *F, const double *x, double *z, doubl
   for (int d = 0; d < D; d++) /* each z[j] still sums over d in order; the loop over j vectorizes */
     for (int j = 0; j < F->mp; j++) z[j] += F->R[d * F->mp + j] * w[d];
   return F->cE * PetscSqrtReal(n2);
+}
+
+PetscErrorCode knn_frame_project_rows(const knn_frame_t *F, const double *x, pm_gidx_t n, double *z, double *emax)
+{
+  int     D = F->dim, mp = F->mp;
+  double *w, e = *emax;
+
+  PetscFunctionBeginUser;
+  if (!F->R) {
+    for (pm_gidx_t r = 0; r < n; r++) (void)knn_frame_project(F, x + r * D, z + r * mp, NULL);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscMalloc1((size_t)COV_BLOCK * D, &w));
+  for (pm_gidx_t r0 = 0; r0 < n; r0 += COV_BLOCK) { /* the centred rows of a block, then one dgemm: z = w R */
+    pm_gidx_t nb = PetscMin((pm_gidx_t)COV_BLOCK, n - r0);
+    for (pm_gidx_t r = 0; r < nb; r++) {
+      double n2 = 0.0, *wr = w + r * D;
+      for (int d = 0; d < D; d++) {
+        wr[d] = x[(r0 + r) * D + d] - F->mu[d];
+        n2 += wr[d] * wr[d];
+      }
+      n2 = F->cE * PetscSqrtReal(n2);
+      e  = n2 > e ? n2 : e;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, mp, D, 1.0, w, D, F->R, mp, 0.0, z + r0 * mp, mp);
+  }
+  *emax = e;
+  PetscCall(PetscFree(w));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

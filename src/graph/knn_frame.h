@@ -19,6 +19,9 @@ void           knn_frame_free(knn_frame_t *F);
 PetscErrorCode knn_principal_axes(const knn_block_t *b, pm_gidx_t cap, int na, double *axes);
 /* z (mp values) of row x (w: dim doubles of scratch); returns e(x), the error bound of z. */
 double knn_frame_project(const knn_frame_t *F, const double *x, double *z, double *w);
+/* z (n x mp) of the n rows x (n x dim), by blocks of rows and one dgemm each (any summation order
+ * keeps the error bound e(x)); emax rises to the largest e(x). */
+PetscErrorCode knn_frame_project_rows(const knn_frame_t *F, const double *x, pm_gidx_t n, double *z, double *emax);
 /* Largest computed frame (or frame box) squared distance a pair can have when its knn_dist2 is
  * <= b2; a = e(x) + e(y). The identity frame: b2 itself. */
 static inline double knn_frame_thresh(const knn_frame_t *F, double b2, double a)

@@ -64,7 +64,7 @@ void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo
   }
 }
 
-/* Tight box of node nd over the frame coordinates z (stride mp). */
+/* Tight box of node nd over the frame coordinates z (stride mp, rows in tree order). */
 static void node_box(knn_tree_t *t, const double *z, pm_gidx_t nd)
 {
   int     M  = t->mp;
@@ -75,7 +75,7 @@ static void node_box(knn_tree_t *t, const double *z, pm_gidx_t nd)
     hi[d] = -PETSC_INFINITY;
   }
   for (pm_gidx_t p = t->nodes[nd].lo; p < t->nodes[nd].hi; p++) {
-    const double *y = z + t->perm[p] * M;
+    const double *y = z + p * M;
     for (int d = 0; d < M; d++) {
       lo[d] = y[d] < lo[d] ? y[d] : lo[d];
       hi[d] = y[d] > hi[d] ? y[d] : hi[d];
@@ -83,7 +83,41 @@ static void node_box(knn_tree_t *t, const double *z, pm_gidx_t nd)
   }
 }
 
-static void build_node(knn_tree_t *t, const double *z, pm_gidx_t nd)
+static inline void swap_rows(double *z, pm_gidx_t *perm, int M, pm_gidx_t i, pm_gidx_t j)
+{
+  pm_gidx_t s = perm[i];
+  perm[i]     = perm[j];
+  perm[j]     = s;
+  for (int d = 0; d < M; d++) {
+    double v     = z[i * M + d];
+    z[i * M + d] = z[j * M + d];
+    z[j * M + d] = v;
+  }
+}
+
+/* knn_select_nth on the rows themselves (z in tree order, perm moved along): the same swaps, so
+ * the same order, with every access sequential. */
+static void select_rows(double *z, pm_gidx_t *perm, int M, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
+{
+  hi--;
+  while (hi > lo) {
+    double    pv = z[(lo + (hi - lo) / 2) * M + d];
+    pm_gidx_t i = lo, j = hi;
+    while (i <= j) {
+      while (z[i * M + d] < pv) i++;
+      while (z[j * M + d] > pv) j--;
+      if (i <= j) swap_rows(z, perm, M, i++, j--);
+    }
+    if (m <= j)
+      hi = j;
+    else if (m >= i)
+      lo = i;
+    else
+      break;
+  }
+}
+
+static void build_node(knn_tree_t *t, double *z, pm_gidx_t nd)
 {
   int       M = t->mp, best = 0;
   double   *lo, *hi, w = -1.0;
@@ -105,14 +139,14 @@ static void build_node(knn_tree_t *t, const double *z, pm_gidx_t nd)
   {
     pm_gidx_t m = N->lo + nq / 2 * t->leaf, l = t->nnodes, r = t->nnodes + 1;
     PM_ASSERT(t->nnodes + 2 <= t->cap);
-    knn_select_nth(t->perm, z, M, best, N->lo, N->hi, m);
+    select_rows(z, t->perm, M, best, N->lo, N->hi, m);
     t->nnodes += 2;
     t->nodes[l]        = (node_t){N->lo, m, -1, -1, 0.0, 0};
     t->nodes[r]        = (node_t){m, N->hi, -1, -1, 0.0, 0};
     t->nodes[nd].left  = l;
     t->nodes[nd].right = r;
     t->nodes[nd].sd    = best;
-    t->nodes[nd].sv    = z[t->perm[m] * M + best];
+    t->nodes[nd].sv    = z[m * M + best];
     build_node(t, z, l);
     build_node(t, z, r);
   }
@@ -121,16 +155,9 @@ static void build_node(knn_tree_t *t, const double *z, pm_gidx_t nd)
 /* Frame coordinates of the block's rows (n x mp) and the largest projection error. */
 static PetscErrorCode project_block(knn_tree_t *t, const knn_block_t *b, double **z)
 {
-  double *w;
-
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(b->n * t->mp + 1, z));
-  PetscCall(PetscMalloc1(b->dim, &w));
-  for (pm_gidx_t r = 0; r < b->n; r++) {
-    double e = knn_frame_project(&t->F, b->x + r * b->dim, *z + r * t->mp, w);
-    t->emax  = e > t->emax ? e : t->emax;
-  }
-  PetscCall(PetscFree(w));
+  PetscCall(knn_frame_project_rows(&t->F, b->x, b->n, *z, &t->emax));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -195,7 +222,8 @@ static PetscErrorCode tree_alloc(knn_tree_t *t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Leaf storage: transposed frame coordinates (and the input rows in tree order when rotated). */
+/* Leaf storage: transposed frame coordinates (z in tree order) and, when rotated, the input rows
+ * in tree order. */
 static void store_leaves(knn_tree_t *t, const knn_block_t *b, const double *z)
 {
   int M = t->F.R ? t->F.m : t->dim, S = t->F.R ? t->mp : t->dim, D = t->dim;
@@ -209,7 +237,7 @@ static void store_leaves(knn_tree_t *t, const knn_block_t *b, const double *z)
     if (N->left >= 0) continue;
     if (np > t->maxleaf) t->maxleaf = np;
     for (pm_gidx_t p = N->lo; p < N->hi; p++)
-      for (int d = 0; d < M; d++) t->pt[N->lo * M + d * np + (p - N->lo)] = z[t->perm[p] * S + d];
+      for (int d = 0; d < M; d++) t->pt[N->lo * M + d * np + (p - N->lo)] = z[p * S + d];
   }
 }
 
@@ -232,14 +260,18 @@ PetscErrorCode knn_tree_create_frame(const knn_block_t *b, int leaf, PetscBool r
     knn_frame_identity(b->dim, &t->F);
   t->mp = t->F.mp;
   if (t->F.R) PetscCall(project_block(t, b, &z));
+  else { /* the build moves the rows: a copy in tree order */
+    PetscCall(PetscMalloc1(b->n * b->dim + 1, &z));
+    PetscCall(PetscArraycpy(z, b->x, b->n * b->dim));
+  }
   PetscCall(tree_alloc(t));
   PetscCall(PetscMalloc1(b->n + 1, &t->perm));
   for (pm_gidx_t p = 0; p < b->n; p++) t->perm[p] = p;
   t->nodes[0] = (node_t){0, b->n, -1, -1, 0.0, 0};
   t->nnodes   = 1;
-  if (b->n > 0) build_node(t, z ? z : b->x, 0);
+  if (b->n > 0) build_node(t, z, 0);
   for (pm_gidx_t p = 0; p < b->n; p++) t->gid[p] = b->gidx ? b->gidx[t->perm[p]] : b->start + t->perm[p];
-  store_leaves(t, b, z ? z : b->x);
+  store_leaves(t, b, z);
   PetscCall(PetscFree(z));
   *tree = t;
   PetscFunctionReturn(PETSC_SUCCESS);
