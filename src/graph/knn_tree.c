@@ -40,19 +40,31 @@ struct knn_tree {
   PetscBool   view; /* pack belongs to somebody else (knn_tree_view) */
 };
 
-void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
+/* Quickselect (Hoare partition, middle pivot) of position m in [lo, hi) along coordinate d: the
+ * values are x[perm[i] D + d], or with moved z[i D + d] and the rows of z move with perm. Both
+ * make the same swaps, so the same order; the constant flag lets each caller get its own loop. */
+static inline void select_core(pm_gidx_t *perm, double *z, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m, const int moved)
 {
+#define SEL_VAL(i) (moved ? z[(i) * D + d] : x[perm[i] * D + d])
   hi--;
   while (hi > lo) {
-    double    pv = x[perm[lo + (hi - lo) / 2] * D + d];
+    double    pv = SEL_VAL(lo + (hi - lo) / 2);
     pm_gidx_t i = lo, j = hi;
     while (i <= j) {
-      while (x[perm[i] * D + d] < pv) i++;
-      while (x[perm[j] * D + d] > pv) j--;
+      while (SEL_VAL(i) < pv) i++;
+      while (SEL_VAL(j) > pv) j--;
       if (i <= j) {
         pm_gidx_t s = perm[i];
-        perm[i++]   = perm[j];
-        perm[j--]   = s;
+        perm[i]     = perm[j];
+        perm[j]     = s;
+        if (moved)
+          for (int c = 0; c < D; c++) {
+            double v     = z[i * D + c];
+            z[i * D + c] = z[j * D + c];
+            z[j * D + c] = v;
+          }
+        i++;
+        j--;
       }
     }
     if (m <= j)
@@ -62,6 +74,12 @@ void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo
     else
       break;
   }
+#undef SEL_VAL
+}
+
+void knn_select_nth(pm_gidx_t *perm, const double *x, int D, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
+{
+  select_core(perm, NULL, x, D, d, lo, hi, m, 0);
 }
 
 /* Tight box of node nd over the frame coordinates z (stride mp, rows in tree order). */
@@ -80,40 +98,6 @@ static void node_box(knn_tree_t *t, const double *z, pm_gidx_t nd)
       lo[d] = y[d] < lo[d] ? y[d] : lo[d];
       hi[d] = y[d] > hi[d] ? y[d] : hi[d];
     }
-  }
-}
-
-static inline void swap_rows(double *z, pm_gidx_t *perm, int M, pm_gidx_t i, pm_gidx_t j)
-{
-  pm_gidx_t s = perm[i];
-  perm[i]     = perm[j];
-  perm[j]     = s;
-  for (int d = 0; d < M; d++) {
-    double v     = z[i * M + d];
-    z[i * M + d] = z[j * M + d];
-    z[j * M + d] = v;
-  }
-}
-
-/* knn_select_nth on the rows themselves (z in tree order, perm moved along): the same swaps, so
- * the same order, with every access sequential. */
-static void select_rows(double *z, pm_gidx_t *perm, int M, int d, pm_gidx_t lo, pm_gidx_t hi, pm_gidx_t m)
-{
-  hi--;
-  while (hi > lo) {
-    double    pv = z[(lo + (hi - lo) / 2) * M + d];
-    pm_gidx_t i = lo, j = hi;
-    while (i <= j) {
-      while (z[i * M + d] < pv) i++;
-      while (z[j * M + d] > pv) j--;
-      if (i <= j) swap_rows(z, perm, M, i++, j--);
-    }
-    if (m <= j)
-      hi = j;
-    else if (m >= i)
-      lo = i;
-    else
-      break;
   }
 }
 
@@ -139,7 +123,7 @@ static void build_node(knn_tree_t *t, double *z, pm_gidx_t nd)
   {
     pm_gidx_t m = N->lo + nq / 2 * t->leaf, l = t->nnodes, r = t->nnodes + 1;
     PM_ASSERT(t->nnodes + 2 <= t->cap);
-    select_rows(z, t->perm, M, best, N->lo, N->hi, m);
+    select_core(t->perm, z, NULL, M, best, N->lo, N->hi, m, 1); /* the rows move: sequential access */
     t->nnodes += 2;
     t->nodes[l]        = (node_t){N->lo, m, -1, -1, 0.0, 0};
     t->nodes[r]        = (node_t){m, N->hi, -1, -1, 0.0, 0};
