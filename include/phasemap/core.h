@@ -120,8 +120,10 @@ const char *pm_blas_core(void);
  * extension than the CPU has (cpu_level: 0 SSE, 1 AVX, 2 AVX2 + FMA, 3 AVX-512), else NULL
  * (also for a core name it does not know). */
 const char *pm_blas_core_advice(const char *core, int cpu_level);
-/* Rank 0 of comm warns, with the value to export, where pm_blas_core_advice has one for this
- * process and OPENBLAS_CORETYPE is not set. */
+/* Collective. Rank 0 of comm warns, with the value to export, where pm_blas_core_advice has one
+ * for this process and OPENBLAS_CORETYPE is not set; where a node's ranks times their OpenBLAS
+ * threads exceed its cores, the threads are lowered to max(1, cores / ranks of the node) and rank
+ * 0 says so. */
 PetscErrorCode pm_blas_check(MPI_Comm comm);
 
 /* Wall clock seconds (MPI_Wtime). */

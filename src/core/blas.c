@@ -3,12 +3,18 @@
  * (Debian 12 has 0.3.21) falls back to Prescott, the SSE3 kernels. On a Xeon of model 207 this
  * was measured at 14.5 GFLOP/s for a 2000^3 dgemm on one core against 54-71 with
  * OPENBLAS_CORETYPE=SkylakeX (Cooperlake: the same dgemm kernels, and slower here on the kNN's
- * 128 x 128 x 20 tiles, 45 against 62-65). The kernels cannot change once the library has loaded, so rank 0
- * warns with the value to export (the job scripts and bench/run.sh export it themselves:
- * scripts/blas-env.sh). Where the library is not OpenBLAS nothing is said. */
+ * 128 x 128 x 20 tiles, 45 against 62-65). The kernels cannot change once the library has
+ * loaded, so rank 0 warns with the value to export (the job scripts and bench/run.sh export it
+ * themselves: scripts/blas-env.sh). Where the library is not OpenBLAS nothing is said.
+ * Threads: OpenBLAS starts one thread per core it may run on unless told otherwise, so P unbound
+ * ranks on a node of C cores would run P C threads. Where a node's ranks times their threads
+ * exceed its cores, each such rank lowers its OpenBLAS threads to max(1, C / ranks of the node)
+ * and rank 0 says so. */
 #include <phasemap/core.h>
+#include <sched.h>
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <strings.h>
 
 /* The widest vector extension whose kernels an OpenBLAS core name stands for: 0 SSE, 1 AVX,
@@ -54,15 +60,45 @@ const char *pm_blas_core(void)
   return corename ? corename() : "not OpenBLAS";
 }
 
+/* The ranks on this rank's node, the cores this process may run on (its CPU affinity) and the
+ * OpenBLAS threads (0 where the library is not OpenBLAS). */
+static PetscErrorCode node_threads(MPI_Comm comm, int *local, int *cores, int *threads)
+{
+  MPI_Comm node;
+  int (*get)(void);
+  cpu_set_t set;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, local));
+  PetscCallMPI(MPI_Comm_free(&node));
+  *cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0) *cores = PetscMax(*cores, CPU_COUNT(&set)); /* mpirun may bind a rank to one core: count the node's */
+  *(void **)&get = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+  *threads       = get ? get() : 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode pm_blas_check(MPI_Comm comm)
 {
   const char *core = pm_blas_core(), *advice;
-  int         lvl = cpu_level();
+  int         lvl = cpu_level(), local = 1, cores = 1, threads = 0, over, any;
   static const char *const ext[] = {"SSE", "AVX", "AVX2", "AVX-512"};
 
   PetscFunctionBeginUser;
   advice = getenv("OPENBLAS_CORETYPE") ? NULL : pm_blas_core_advice(core, lvl); /* a value set is the user's choice */
   if (advice)
     PetscCall(PetscPrintf(comm, "phasemap: warning: OpenBLAS runs its %s kernels on this %s processor (a model it does not know): dense linear algebra runs several times slower; export OPENBLAS_CORETYPE=%s before mpirun (docs/USERGUIDE.md, Performance)\n", core, ext[lvl], advice));
+  PetscCall(node_threads(comm, &local, &cores, &threads));
+  over = threads > 1 && (int64_t)local * threads > cores;
+  PetscCallMPI(MPI_Allreduce(&over, &any, 1, MPI_INT, MPI_MAX, comm));
+  if (over) {
+    void (*set)(int);
+    *(void **)&set = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (set) set(PetscMax(1, cores / local));
+  }
+  if (any && over) /* rank 0's node says it: the numbers are rank 0's */
+    PetscCall(PetscPrintf(comm, "phasemap: warning: %d ranks on a node of %d cores would each run %d OpenBLAS threads; lowered to %d per rank for this run (export OPENBLAS_NUM_THREADS=1: one BLAS thread per rank)\n", local, cores, threads, PetscMax(1, cores / local)));
+  else if (any) PetscCall(PetscPrintf(comm, "phasemap: warning: on some nodes the ranks would run more OpenBLAS threads than there are cores; lowered for this run (export OPENBLAS_NUM_THREADS=1: one BLAS thread per rank)\n"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -3,7 +3,7 @@
 # output and no .partial; a completed file carries the root attributes and 'complete' = 1;
 # an unknown option names the closest valid one, a bad enumerated value is reported once; -help
 # lists the stage options; scripts/blas-env.sh exports the OPENBLAS_CORETYPE phasemap advises and
-# keeps one the user set.
+# keeps one the user set; OpenBLAS threads beyond the node's cores are lowered, with a warning.
 set -uo pipefail
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -59,4 +59,10 @@ got=$(env -u OPENBLAS_CORETYPE bash -c '. scripts/blas-env.sh "$1" 2>/dev/null; 
 got=$(OPENBLAS_CORETYPE=Haswell bash -c '. scripts/blas-env.sh "$1"; echo "$OPENBLAS_CORETYPE"' _ "$BIN/phasemap")
 [ "$got" = Haswell ] || fail "blas-env.sh replaced the user's OPENBLAS_CORETYPE=Haswell by '$got'"
 OPENBLAS_CORETYPE=Prescott "$BIN/phasemap" -help 2>&1 | grep -q "export OPENBLAS_CORETYPE" && fail "warned although the user set OPENBLAS_CORETYPE"
+cores=$(getconf _NPROCESSORS_ONLN)
+if [ "$cores" -ge 2 ]; then # OpenBLAS caps its threads at the cores: 2 ranks oversubscribe only from 2 cores on
+  OPENBLAS_NUM_THREADS=$cores run -input $IN -output "$tmp/t.h5" -stages knn,id -knn_k 20 -quiet || { cat "$tmp/log"; fail "run with OPENBLAS_NUM_THREADS = cores failed"; }
+  grep -q "OpenBLAS threads; lowered to" "$tmp/log" || { cat "$tmp/log"; fail "2 ranks x cores OpenBLAS threads: no warning"; }
+  [ "$(grep -c 'OpenBLAS threads' "$tmp/log")" = 1 ] || fail "thread warning printed more than once"
+fi
 echo "output_safety: all checks passed"
