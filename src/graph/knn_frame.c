@@ -32,10 +32,10 @@ void knn_frame_identity(int dim, knn_frame_t *F)
 }
 
 /* Covariance of a strided sample of b (min(n, cap, max(FRAME_WORK / D, 4 D)) rows) around its mean
- * (mu); cov is dim x dim (both triangles). The centred rows go through dgemm COV_BLOCK at a time,
+ * (mu); cov is dim x dim (both triangles). The centred rows go through dgemm FRAME_BLOCK at a time,
  * summed into cov: a small scratch that stays in cache, where one block of all rows was a fresh
  * 2.6 MB array for each tree (650 page faults at 16384 rows of 20). */
-#define COV_BLOCK 512
+#define FRAME_BLOCK 512 /* centred rows per BLAS call (the covariance, the projection) */
 static PetscErrorCode sample_cov(const knn_block_t *b, pm_gidx_t cap, double *mu, double *cov)
 {
   int          D  = b->dim;
@@ -45,7 +45,7 @@ static PetscErrorCode sample_cov(const knn_block_t *b, pm_gidx_t cap, double *mu
 
   PetscFunctionBeginUser;
   PetscCall(PetscBLASIntCast(D, &bd));
-  PetscCall(PetscMalloc1((size_t)COV_BLOCK * D, &w));
+  PetscCall(PetscMalloc1((size_t)FRAME_BLOCK * D, &w));
   for (int d = 0; d < D; d++) mu[d] = 0.0;
   for (pm_gidx_t s = 0; s < ns; s++) { /* sample row s: row s n / ns of the block */
     const double *x = b->x + (s * b->n / ns) * D;
@@ -53,8 +53,8 @@ static PetscErrorCode sample_cov(const knn_block_t *b, pm_gidx_t cap, double *mu
   }
   for (int d = 0; d < D; d++) mu[d] /= (double)ns;
   for (int e = 0; e < D * D; e++) cov[e] = 0.0;
-  for (pm_gidx_t s0 = 0; s0 < ns; s0 += COV_BLOCK) {
-    pm_gidx_t nb = PetscMin((pm_gidx_t)COV_BLOCK, ns - s0);
+  for (pm_gidx_t s0 = 0; s0 < ns; s0 += FRAME_BLOCK) {
+    pm_gidx_t nb = PetscMin((pm_gidx_t)FRAME_BLOCK, ns - s0);
     for (pm_gidx_t s = s0; s < s0 + nb; s++) {
       const double *x = b->x + (s * b->n / ns) * D;
       for (int d = 0; d < D; d++) w[(s - s0) * D + d] = x[d] - mu[d];
@@ -189,13 +189,13 @@ PetscErrorCode knn_frame_project_rows(const knn_frame_t *F, const double *x, pm_
   double *w, e = *emax;
 
   PetscFunctionBeginUser;
-  if (!F->R) {
-    for (pm_gidx_t r = 0; r < n; r++) (void)knn_frame_project(F, x + r * D, z + r * mp, NULL);
+  if (!F->R) { /* the identity: z = x, exact */
+    PetscCall(PetscArraycpy(z, x, n * D));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  PetscCall(PetscMalloc1((size_t)COV_BLOCK * D, &w));
-  for (pm_gidx_t r0 = 0; r0 < n; r0 += COV_BLOCK) { /* the centred rows of a block, then one dgemm: z = w R */
-    pm_gidx_t nb = PetscMin((pm_gidx_t)COV_BLOCK, n - r0);
+  PetscCall(PetscMalloc1((size_t)FRAME_BLOCK * D, &w));
+  for (pm_gidx_t r0 = 0; r0 < n; r0 += FRAME_BLOCK) { /* the centred rows of a block, then one dgemm: z = w R */
+    pm_gidx_t nb = PetscMin((pm_gidx_t)FRAME_BLOCK, n - r0);
     for (pm_gidx_t r = 0; r < nb; r++) {
       double n2 = 0.0, *wr = w + r * D;
       for (int d = 0; d < D; d++) {

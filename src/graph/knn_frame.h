@@ -20,7 +20,7 @@ PetscErrorCode knn_principal_axes(const knn_block_t *b, pm_gidx_t cap, int na, d
 /* z (mp values) of row x (w: dim doubles of scratch); returns e(x), the error bound of z. */
 double knn_frame_project(const knn_frame_t *F, const double *x, double *z, double *w);
 /* z (n x mp) of the n rows x (n x dim), by blocks of rows and one dgemm each (any summation order
- * keeps the error bound e(x)); emax rises to the largest e(x). */
+ * keeps the error bound e(x)); emax rises to the largest e(x). The identity frame: a copy. */
 PetscErrorCode knn_frame_project_rows(const knn_frame_t *F, const double *x, pm_gidx_t n, double *z, double *emax);
 /* Largest computed frame (or frame box) squared distance a pair can have when its knn_dist2 is
  * <= b2; a = e(x) + e(y). The identity frame: b2 itself. */

@@ -136,7 +136,8 @@ static void build_node(knn_tree_t *t, double *z, pm_gidx_t nd)
   }
 }
 
-/* Frame coordinates of the block's rows (n x mp) and the largest projection error. */
+/* Frame coordinates of the block's rows (n x mp; the build moves them into tree order) and the
+ * largest projection error. */
 static PetscErrorCode project_block(knn_tree_t *t, const knn_block_t *b, double **z)
 {
   PetscFunctionBeginUser;
@@ -243,11 +244,7 @@ PetscErrorCode knn_tree_create_frame(const knn_block_t *b, int leaf, PetscBool r
   else
     knn_frame_identity(b->dim, &t->F);
   t->mp = t->F.mp;
-  if (t->F.R) PetscCall(project_block(t, b, &z));
-  else { /* the build moves the rows: a copy in tree order */
-    PetscCall(PetscMalloc1(b->n * b->dim + 1, &z));
-    PetscCall(PetscArraycpy(z, b->x, b->n * b->dim));
-  }
+  PetscCall(project_block(t, b, &z));
   PetscCall(tree_alloc(t));
   PetscCall(PetscMalloc1(b->n + 1, &t->perm));
   for (pm_gidx_t p = 0; p < b->n; p++) t->perm[p] = p;
