@@ -8,8 +8,8 @@
  * themselves: scripts/blas-env.sh). Where the library is not OpenBLAS nothing is said.
  * Threads: OpenBLAS starts one thread per core it may run on unless told otherwise, so P unbound
  * ranks on a node of C cores would run P C threads. Where a node's ranks times their threads
- * exceed its cores, each such rank lowers its OpenBLAS threads to max(1, C / ranks of the node)
- * and rank 0 says so. */
+ * exceed the cores they may run on together (C), each such rank lowers its OpenBLAS threads to
+ * max(1, C / ranks of the node) and rank 0 says so. */
 #include <phasemap/core.h>
 #include <sched.h>
 #include <dlfcn.h>
@@ -60,20 +60,22 @@ const char *pm_blas_core(void)
   return corename ? corename() : "not OpenBLAS";
 }
 
-/* The ranks on this rank's node, the cores this process may run on (its CPU affinity) and the
- * OpenBLAS threads (0 where the library is not OpenBLAS). */
+/* The ranks on this rank's node, the cores they may run on together (the union of their CPU
+ * affinities: the node's cores, or the job's share of it under a cpuset) and this rank's OpenBLAS
+ * threads (0 where the library is not OpenBLAS). Collective. */
 static PetscErrorCode node_threads(MPI_Comm comm, int *local, int *cores, int *threads)
 {
-  MPI_Comm node;
+  MPI_Comm  node;
   int (*get)(void);
-  cpu_set_t set;
+  cpu_set_t set, all;
 
   PetscFunctionBeginUser;
+  if (sched_getaffinity(0, sizeof set, &set)) CPU_ZERO(&set);
   PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
   PetscCallMPI(MPI_Comm_size(node, local));
+  PetscCallMPI(MPI_Allreduce(&set, &all, (int)sizeof set, MPI_BYTE, MPI_BOR, node));
   PetscCallMPI(MPI_Comm_free(&node));
-  *cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-  if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0) *cores = PetscMax(*cores, CPU_COUNT(&set)); /* mpirun may bind a rank to one core: count the node's */
+  *cores = CPU_COUNT(&all) > 0 ? CPU_COUNT(&all) : (int)sysconf(_SC_NPROCESSORS_ONLN);
   *(void **)&get = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
   *threads       = get ? get() : 0;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -59,7 +59,7 @@ got=$(env -u OPENBLAS_CORETYPE bash -c '. scripts/blas-env.sh "$1" 2>/dev/null; 
 got=$(OPENBLAS_CORETYPE=Haswell bash -c '. scripts/blas-env.sh "$1"; echo "$OPENBLAS_CORETYPE"' _ "$BIN/phasemap")
 [ "$got" = Haswell ] || fail "blas-env.sh replaced the user's OPENBLAS_CORETYPE=Haswell by '$got'"
 OPENBLAS_CORETYPE=Prescott "$BIN/phasemap" -help 2>&1 | grep -q "export OPENBLAS_CORETYPE" && fail "warned although the user set OPENBLAS_CORETYPE"
-cores=$(getconf _NPROCESSORS_ONLN)
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) # the cores this process may run on (its affinity)
 if [ "$cores" -ge 2 ]; then # OpenBLAS caps its threads at the cores: 2 ranks oversubscribe only from 2 cores on
   OPENBLAS_NUM_THREADS=$cores run -input $IN -output "$tmp/t.h5" -stages knn,id -knn_k 20 -quiet || { cat "$tmp/log"; fail "run with OPENBLAS_NUM_THREADS = cores failed"; }
   grep -q "OpenBLAS threads; lowered to" "$tmp/log" || { cat "$tmp/log"; fail "2 ranks x cores OpenBLAS threads: no warning"; }
