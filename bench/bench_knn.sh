@@ -14,8 +14,10 @@
 # PM_BENCH_KNN_EXTRA
 # (a JSON-lines file of measurements made separately, merged into the report), PM_BENCH_KNN_REPEAT
 # (default 3: phasemap runs per configuration up to PM_BENCH_KNN_REPEAT_MAX = 100000 points, the
-# fastest reported; scikit-learn is timed twice, auto and brute, which are the same algorithm at
-# D = 20, and its best is reported).
+# fastest reported, and the median beside it; scikit-learn is timed twice, auto and brute, which
+# are the same algorithm at D = 20, and its best is reported), PM_BENCH_KNN_REPEAT_SMALL (default 9:
+# the runs up to PM_BENCH_KNN_SMALL_MAX = 20000 points, which take well under a second each and
+# vary most from run to run on a shared machine), PM_BENCH_KNN_OUT (default bench/results/knn.json).
 set -u
 cd "$(dirname "$0")/.."
 BB="${BB:-build/bench}"
@@ -28,6 +30,9 @@ SK_MAX="${PM_BENCH_KNN_SKLEARN_MAX:-100000}"
 BRUTE_MAX="${PM_BENCH_KNN_BRUTE_MAX:-1000000}"
 REPEAT="${PM_BENCH_KNN_REPEAT:-3}"          # phasemap runs per configuration up to REP_MAX points:
 REP_MAX="${PM_BENCH_KNN_REPEAT_MAX:-100000}" # the fastest is reported (this machine is noisy)
+REP_SMALL="${PM_BENCH_KNN_REPEAT_SMALL:-9}"  # ... and more runs of the small sizes
+SMALL_MAX="${PM_BENCH_KNN_SMALL_MAX:-20000}"
+OUT="${PM_BENCH_KNN_OUT:-bench/results/knn.json}"
 PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 mkdir -p "$TMP" bench/results
@@ -53,7 +58,7 @@ for set in $SETS; do
       continue
     fi
     f=$(data "$set" "$n") || { echo "# data generation failed for $set $n"; continue; }
-    reps=1; [ "$n" -le "$REP_MAX" ] && reps="$REPEAT"
+    reps=1; [ "$n" -le "$REP_MAX" ] && reps="$REPEAT"; [ "$n" -le "$SMALL_MAX" ] && reps="$REP_SMALL"
     for rep in $(seq "$reps"); do # 1 and 2 ranks alternate, so a slow spell of the machine hits both
       for np in 1 2; do
         line=$(OPENBLAS_NUM_THREADS=1 $PM_MPIRUN -n "$np" "$BB/bench_knn" -input "$f" -knn_k 100 -knn_method auto -quiet 2>&1 | grep '^RESULT' | sed 's/^RESULT //')
@@ -75,4 +80,4 @@ done
 # measurements made separately (e.g. a 1M brute-force run, ~10 min on 2 ranks) in the same JSON-lines
 # form, merged into the report
 if [ -n "${PM_BENCH_KNN_EXTRA:-}" ] && [ -f "$PM_BENCH_KNN_EXTRA" ]; then cat "$PM_BENCH_KNN_EXTRA" >>"$LOG"; fi
-"$PY" bench/bench_knn_report.py "$LOG" bench/results/knn.json "$GIT"
+"$PY" bench/bench_knn_report.py "$LOG" "$OUT" "$GIT"

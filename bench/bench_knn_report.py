@@ -9,6 +9,7 @@ its threads) are reported beside them, and the kernel/dgemm ratio is given per C
 usage: bench_knn_report.py LOG.jsonl OUT.json GIT
 """
 import json
+import statistics
 import sys
 
 
@@ -37,8 +38,8 @@ def main():
                 continue
         e[key] = r
     order = {"lowdim": 0, "perf": 1, "uniform": 2}
-    print("%-8s %8s %6s | %8s %8s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
-        "set", "N", "method", "np1 s", "np2 s", "2r x", "sklearn s", "skl/np2",
+    print("%-8s %8s %6s | %8s %8s %6s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
+        "set", "N", "method", "np1 s", "np2 s", "2r x", "med x", "sklearn s", "skl/np2",
         "np1 cpu", "np2 cpu", "skl cpu", "2r x", "skl/np2", "kern GF", "dgemm", "ratio"))
     table = []
     for key in sorted(rows, key=lambda k: (order.get(k[0], 9), k[1])):
@@ -48,6 +49,10 @@ def main():
         t1, t2 = (p1 or {}).get("seconds"), (p2 or {}).get("seconds")
         c1, c2 = (p1 or {}).get("cpu_seconds_sum"), (p2 or {}).get("cpu_seconds_sum")
         e["speedup_2ranks"] = t1 / t2 if t1 and t2 else None
+        # the median runs' ratio beside the fastest runs': how far a slow spell moved the minimum
+        a1, a2 = (p1 or {}).get("seconds_all", [t1]), (p2 or {}).get("seconds_all", [t2])
+        e["speedup_2ranks_median"] = statistics.median(a1) / statistics.median(a2) if t1 and t2 else None
+        e["runs"] = min(len(a1), len(a2)) if t1 and t2 else None
         e["sklearn_best_seconds"] = sk["best_seconds"] if sk else None
         e["sklearn_best_cpu_seconds"] = sk.get("best_cpu_seconds") if sk else None
         e["ratio_vs_sklearn"] = sk["best_seconds"] / t2 if sk and t2 else None
@@ -62,9 +67,9 @@ def main():
         dg = p.get("dgemm_gflops_per_cpu") if p else None
         e["kernel_gflops_per_cpu"], e["dgemm_gflops_per_cpu"] = kern, dg
         e["kernel_over_dgemm"] = kern / dg if kern and dg else None
-        print("%-8s %8d %6s | %8s %8s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
-            e["set"], e["n"], p["method"] if p else "-", fmt(t1, "%.2f"), fmt(t2, "%.2f"),
-            fmt(e["speedup_2ranks"], "%.2f"), fmt(e["sklearn_best_seconds"], "%.2f"),
+        print("%-8s %8d %6s | %8s %8s %6s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
+            e["set"], e["n"], p["method"] if p else "-", fmt(t1, "%.3f"), fmt(t2, "%.3f"),
+            fmt(e["speedup_2ranks"], "%.2f"), fmt(e["speedup_2ranks_median"], "%.2f"), fmt(e["sklearn_best_seconds"], "%.2f"),
             fmt(e["ratio_vs_sklearn"], "%.1fx"), fmt(c1, "%.2f"), fmt(c2, "%.2f"),
             fmt(e["sklearn_best_cpu_seconds"], "%.2f"), fmt(e["speedup_2ranks_cpu"], "%.2f"),
             fmt(e["ratio_vs_sklearn_cpu"], "%.1fx"),
@@ -73,7 +78,7 @@ def main():
     cores = sorted({r.get("blas_core") for e in table for r in (e.get("np1"), e.get("np2")) if r and r.get("blas_core")})
     print("OpenBLAS kernels: " + (", ".join(cores) if cores else "not reported"))
     json.dump({"bench": "knn", "git": git, "d": 20, "k": 100, "blas_core": ",".join(cores), "results": table}, open(out, "w"), indent=1)
-    print("(s = wall seconds; cpu = CPU seconds summed over ranks (phasemap) or threads (scikit-learn); "
+    print("(s = wall seconds, the fastest of the runs; 'med x' = the ratio of the median runs; cpu = CPU seconds summed over ranks (phasemap) or threads (scikit-learn); "
           "CPU '2r x' = np1 CPU / largest rank CPU of np2 and CPU 'skl/np2' = (sklearn CPU / 2) / largest "
           "rank CPU of np2: what an idle 2-core machine would show; kern GF and dgemm = GFLOP per CPU "
           "second of the brute-force distance kernel (2 N^2 D flops) in the 2-rank run and of OpenBLAS "
