@@ -1,6 +1,7 @@
 /* The -knn_method auto rule. Both methods give the identical graph, so this is only about speed.
  * Probe: every rank gathers a strided sample of m = min(N, PROBE_M) rows (knn_sample_fetch: the
- * same sample for any rank count; rank 0 keeps it for the cell cuts); every rank builds a kd-tree
+ * same sample for any rank count; rank 0 keeps it for the cell cuts; only where the first probe
+ * below leaves the choice open); every rank builds a kd-tree
  * over it and runs the real k-NN query, one row at a time, for its share of the PROBE_Q queries;
  * f = distances computed / (queries x m) is the fraction of a brute-force scan the tree needs at
  * that scale (it only falls as N grows, so the probe is pessimistic for the tree). Brute force
