@@ -38,9 +38,9 @@ def main():
                 continue
         e[key] = r
     order = {"lowdim": 0, "perf": 1, "uniform": 2}
-    print("%-8s %8s %6s | %8s %8s %6s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
+    print("%-8s %8s %6s | %8s %8s %6s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s %6s" % (
         "set", "N", "method", "np1 s", "np2 s", "2r x", "med x", "sklearn s", "skl/np2",
-        "np1 cpu", "np2 cpu", "skl cpu", "2r x", "skl/np2", "kern GF", "dgemm", "ratio"))
+        "np1 cpu", "np2 cpu", "skl cpu", "2r x", "skl/np2", "kern GF", "dgemm", "ratio", "search"))
     table = []
     for key in sorted(rows, key=lambda k: (order.get(k[0], 9), k[1])):
         e = rows[key]
@@ -67,13 +67,19 @@ def main():
         dg = p.get("dgemm_gflops_per_cpu") if p else None
         e["kernel_gflops_per_cpu"], e["dgemm_gflops_per_cpu"] = kern, dg
         e["kernel_over_dgemm"] = kern / dg if kern and dg else None
-        print("%-8s %8d %6s | %8s %8s %6s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s" % (
+        # the same for the search alone (distance and selection: the ring's event, wall seconds of
+        # the slowest rank), against dgemm per rank measured with every rank running it
+        ks = p.get("search_gflops_per_rank") if brute else None
+        dgr = p.get("dgemm_gflops_per_rank") if p else None
+        e["search_over_dgemm"] = ks / dgr if ks and dgr else None
+        print("%-8s %8d %6s | %8s %8s %6s %6s %9s %8s | %8s %8s %9s %6s %8s | %7s %7s %6s %6s" % (
             e["set"], e["n"], p["method"] if p else "-", fmt(t1, "%.3f"), fmt(t2, "%.3f"),
             fmt(e["speedup_2ranks"], "%.2f"), fmt(e["speedup_2ranks_median"], "%.2f"), fmt(e["sklearn_best_seconds"], "%.2f"),
             fmt(e["ratio_vs_sklearn"], "%.1fx"), fmt(c1, "%.2f"), fmt(c2, "%.2f"),
             fmt(e["sklearn_best_cpu_seconds"], "%.2f"), fmt(e["speedup_2ranks_cpu"], "%.2f"),
             fmt(e["ratio_vs_sklearn_cpu"], "%.1fx"),
-            fmt(kern, "%.1f"), fmt(dg, "%.1f"), fmt(e["kernel_over_dgemm"], "%.2f")))
+            fmt(kern, "%.1f"), fmt(dg, "%.1f"), fmt(e["kernel_over_dgemm"], "%.2f"),
+            fmt(e["search_over_dgemm"], "%.2f")))
         table.append(e)
     cores = sorted({r.get("blas_core") for e in table for r in (e.get("np1"), e.get("np2")) if r and r.get("blas_core")})
     print("OpenBLAS kernels: " + (", ".join(cores) if cores else "not reported"))
@@ -83,7 +89,9 @@ def main():
           "rank CPU of np2: what an idle 2-core machine would show; kern GF and dgemm = GFLOP per CPU "
           "second of the brute-force distance kernel (2 N^2 D flops) in the 2-rank run and of OpenBLAS "
           "dgemm on the kernel's own call (128 x 128 tiles, inner dimension 20, operands packed per tile) "
-          "measured in the same run; several runs of a configuration: the fastest)")
+          "measured in the same run, ratio their quotient; search = the same quotient for the search alone "
+          "(distance and selection: the ring's event, without the method probe, the kd order and the final "
+          "sort), wall seconds of the slowest rank against dgemm per rank; several runs of a configuration: the fastest)")
     print("wrote " + out)
 
 
