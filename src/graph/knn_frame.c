@@ -164,23 +164,32 @@ void knn_frame_free(knn_frame_t *F)
   knn_frame_identity(F->dim, F);
 }
 
+/* w = x - mu (dim values); returns e(x), the error bound of x's frame coordinates (a rotated frame). */
+static inline double centre_row(const knn_frame_t *F, const double *x, double *w)
+{
+  double n2 = 0.0;
+
+  for (int d = 0; d < F->dim; d++) {
+    w[d] = x[d] - F->mu[d];
+    n2 += w[d] * w[d];
+  }
+  return F->cE * PetscSqrtReal(n2);
+}
+
 double knn_frame_project(const knn_frame_t *F, const double *x, double *z, double *w)
 {
-  int    D  = F->dim;
-  double n2 = 0.0;
+  int    D = F->dim;
+  double e;
 
   if (!F->R) {
     for (int d = 0; d < D; d++) z[d] = x[d];
     return 0.0;
   }
-  for (int d = 0; d < D; d++) {
-    w[d] = x[d] - F->mu[d];
-    n2 += w[d] * w[d];
-  }
+  e = centre_row(F, x, w);
   for (int j = 0; j < F->mp; j++) z[j] = 0.0;
   for (int d = 0; d < D; d++) /* each z[j] still sums over d in order; the loop over j vectorizes */
     for (int j = 0; j < F->mp; j++) z[j] += F->R[d * F->mp + j] * w[d];
-  return F->cE * PetscSqrtReal(n2);
+  return e;
 }
 
 PetscErrorCode knn_frame_project_rows(const knn_frame_t *F, const double *x, pm_gidx_t n, double *z, double *emax)
@@ -197,13 +206,8 @@ PetscErrorCode knn_frame_project_rows(const knn_frame_t *F, const double *x, pm_
   for (pm_gidx_t r0 = 0; r0 < n; r0 += FRAME_BLOCK) { /* the centred rows of a block, then one dgemm: z = w R */
     pm_gidx_t nb = PetscMin((pm_gidx_t)FRAME_BLOCK, n - r0);
     for (pm_gidx_t r = 0; r < nb; r++) {
-      double n2 = 0.0, *wr = w + r * D;
-      for (int d = 0; d < D; d++) {
-        wr[d] = x[(r0 + r) * D + d] - F->mu[d];
-        n2 += wr[d] * wr[d];
-      }
-      n2 = F->cE * PetscSqrtReal(n2);
-      e  = n2 > e ? n2 : e;
+      double er = centre_row(F, x + (r0 + r) * D, w + r * D);
+      e         = er > e ? er : e;
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, mp, D, 1.0, w, D, F->R, mp, 0.0, z + r0 * mp, mp);
   }
